@@ -1,0 +1,61 @@
+# promptsel: build, test and demo targets. `make test` is what CI runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+SWIFT   ?= swift
+PYTHON  ?= python3
+CC      ?= cc
+CXX     ?= c++
+BIN     := .build/release
+LIB     := $(BIN)/libpromptsel.so
+CFLAGS_STRICT := -std=c99 -Wall -Wextra -Werror -pedantic
+export PROMPTSEL_LIB := $(abspath $(LIB))
+export PYTHONPATH := $(abspath python)$(if $(PYTHONPATH),:$(PYTHONPATH))
+
+.PHONY: all lib test test-swift test-python check-abi example demo bench bench-smoke clean
+
+all: lib
+
+## lib: the release shared library .build/release/libpromptsel.so
+lib:
+	$(SWIFT) build -c release --product promptsel
+
+## test: everything CI checks
+test: test-swift lib check-abi test-python example bench-smoke
+
+## test-swift: Swift Testing suites (core math and the exported C symbols)
+test-swift:
+	$(SWIFT) test
+
+## check-abi: every function of include/promptsel.h is exported by the release .so, and nothing else
+check-abi: lib
+	@diff <(grep -oE '\bpromptsel_[a-z0-9_]+ *\(' include/promptsel.h | tr -d ' (' | sort -u) \
+	      <(nm -D --defined-only $(LIB) | awk '$$2=="T"{print $$3}' | grep '^promptsel_' | sort -u) \
+	  || { echo "check-abi: include/promptsel.h and $(LIB) disagree (< header only, > library only)"; exit 1; }
+	@echo "check-abi: $$(grep -oE '\bpromptsel_[a-z0-9_]+ *\(' include/promptsel.h | sort -u | wc -l) functions, header and release library agree"
+
+## test-python: pytest against the release .so
+test-python: lib
+	$(PYTHON) -m pytest -q python/tests
+
+## example: build the C example with strict flags, check the header as C++17, run it
+example: lib
+	$(CC) $(CFLAGS_STRICT) -Iinclude examples/c/basic.c -o examples/c/basic \
+	    -L$(BIN) -lpromptsel -Wl,-rpath,$(abspath $(BIN))
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only -x c++ examples/c/basic.c
+	./examples/c/basic
+
+## demo: the main job, a simulated run comparing selectors on a built-in workload
+demo: lib
+	$(PYTHON) -m promptsel.demo
+
+## bench: full benchmarks, writes bench/RESULTS.md (minutes; not part of test)
+bench: lib
+	$(PYTHON) bench/run.py --out bench/RESULTS.md
+
+## bench-smoke: the benchmarks at tiny sizes, to keep them working
+bench-smoke: lib
+	$(PYTHON) bench/run.py --smoke
+
+clean:
+	rm -rf .build examples/c/basic

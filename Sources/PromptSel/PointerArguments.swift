@@ -1,0 +1,54 @@
+import PromptSelCore
+
+/// Validation of raw C arguments. `size_t` imports as `Int`, so a negative number
+/// here is a huge unsigned size from C (or -1 wrapped by ctypes); it is rejected
+/// before any allocation or pointer arithmetic.
+enum Arg {
+    /// Largest element count accepted from C for any array.
+    static let maxCount = PromptTable.maxCount
+
+    static func count(_ n: Int, _ name: String) throws(PromptSelError) -> Int {
+        guard n >= 0, n <= maxCount else {
+            throw PromptSelError(.invalidArgument, "\(name) = \(UInt(bitPattern: n)) is too large (at most \(maxCount))")
+        }
+        return n
+    }
+
+    /// Copies `n` elements from a caller array; NULL is allowed only when n == 0.
+    static func array<T>(_ p: UnsafePointer<T>?, _ n: Int, _ name: String, _ countName: String = "n") throws(PromptSelError) -> [T] {
+        let n = try count(n, countName)
+        if n == 0 { return [] }
+        guard let p else { throw PromptSelError(.invalidArgument, "\(name) is NULL but \(countName) = \(n)") }
+        return Array(UnsafeBufferPointer(start: p, count: n))
+    }
+
+    static func pointer<T>(_ p: UnsafeMutablePointer<T>?, _ name: String) throws(PromptSelError) -> UnsafeMutablePointer<T> {
+        guard let p else { throw PromptSelError(.invalidArgument, "\(name) is NULL") }
+        return p
+    }
+
+    /// Checks an output array of capacity `cap` can hold `needed` elements.
+    static func output<T>(_ p: UnsafeMutablePointer<T>?, _ cap: Int, needed: Int, _ name: String) throws(PromptSelError) -> UnsafeMutablePointer<T>? {
+        let cap = try count(cap, "out_cap")
+        guard cap >= needed else {
+            throw PromptSelError(.bufferTooSmall, "\(name) has capacity \(cap) but \(needed) values are needed")
+        }
+        if needed > 0 && p == nil { throw PromptSelError(.invalidArgument, "\(name) is NULL") }
+        return p
+    }
+
+    static func string(_ p: UnsafePointer<CChar>?, _ name: String) throws(PromptSelError) -> String {
+        guard let p else { throw PromptSelError(.invalidArgument, "\(name) is NULL") }
+        let s = String(cString: p)
+        guard !s.isEmpty else { throw PromptSelError(.invalidArgument, "\(name) is empty") }
+        return s
+    }
+}
+
+extension UnsafeMutablePointer {
+    /// Writes `values` to the first `values.count` elements.
+    @inline(__always)
+    func store(_ values: [Pointee]) {
+        values.withUnsafeBufferPointer { update(from: $0.baseAddress!, count: values.count) }
+    }
+}

@@ -1,0 +1,78 @@
+/// Batch selection rules shared by the methods. Inputs are per-candidate values
+/// indexed by candidate position; outputs are chosen positions.
+public enum SelectionRules {
+    /// The `k` positions with the smallest keys, ordered by (key, tiebreak, position).
+    /// O(n log k) with a bounded max-heap: at B^ = 65536, B = 4096 this is about
+    /// 5x less work than sorting every candidate.
+    public static func smallest(_ k: Int, keys: [Double], tiebreak: [UInt64]? = nil) -> [Int] {
+        let n = keys.count
+        let k = min(max(k, 0), n)
+        guard k > 0 else { return [] }
+        @inline(__always) func less(_ a: Int, _ b: Int) -> Bool {
+            if keys[a] != keys[b] { return keys[a] < keys[b] }
+            if let tiebreak, tiebreak[a] != tiebreak[b] { return tiebreak[a] < tiebreak[b] }
+            return a < b
+        }
+        var heap = Array(0..<k)
+        // Max-heap: the root is the worst of the k best so far.
+        func siftDown(_ start: Int) {
+            var i = start
+            while true {
+                let l = 2 * i + 1
+                if l >= k { return }
+                var m = l
+                if l + 1 < k && less(heap[m], heap[l + 1]) { m = l + 1 }
+                if !less(heap[i], heap[m]) { return }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+        for i in stride(from: k / 2 - 1, through: 0, by: -1) { siftDown(i) }
+        if k < n {
+            for p in k..<n where less(p, heap[0]) {
+                heap[0] = p
+                siftDown(0)
+            }
+        }
+        heap.sort(by: less)
+        return heap
+    }
+
+    /// `k` distinct positions of `0..<n` uniformly at random, in random order
+    /// (a partial Fisher–Yates shuffle).
+    public static func uniform(n: Int, k: Int, rng: inout Xoshiro256StarStar) -> [Int] {
+        var order = Array(0..<n)
+        return partialShuffle(&order, k, &rng)
+    }
+
+    /// Moves a uniformly random `k`-subset of `items` to the front, in random order,
+    /// and returns it.
+    static func partialShuffle(_ items: inout [Int], _ k: Int, _ rng: inout Xoshiro256StarStar) -> [Int] {
+        let k = min(k, items.count)
+        for i in 0..<k {
+            let j = i + rng.nextBelow(items.count - i)
+            items.swapAt(i, j)
+        }
+        return Array(items[0..<k])
+    }
+
+    /// MoPPS `threshold`: uniformly random `k` of the draws inside [lower, upper]
+    /// if there are at least `k`; otherwise all of them (in position order), then
+    /// the others nearest the interval.
+    public static func threshold(draws: [Double], k: Int, lower: Double, upper: Double,
+                                 rng: inout Xoshiro256StarStar) -> [Int] {
+        var inside: [Int] = []
+        for (p, r) in draws.enumerated() where r >= lower && r <= upper { inside.append(p) }
+        if inside.count >= k { return partialShuffle(&inside, k, &rng) }
+        // Distance to the interval; inside positions get -1 so they come first.
+        let distance = draws.map { r -> Double in
+            r < lower ? lower - r : (r > upper ? r - upper : -1)
+        }
+        return smallest(k, keys: distance)
+    }
+
+    /// MoPPS `topk`: the `k` draws nearest `target`, nearest first.
+    public static func nearest(draws: [Double], k: Int, target: Double) -> [Int] {
+        smallest(k, keys: draws.map { ($0 - target) * ($0 - target) })
+    }
+}
