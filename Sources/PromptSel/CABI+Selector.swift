@@ -75,10 +75,11 @@ public func promptsel_selector_select(_ out_positions: UnsafeMutablePointer<Int6
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
         let outCount = try Arg.pointer(out_count, "out_count")
+        let candidates = try Arg.array(candidate_ids, n, "candidate_ids")
         let batch = try Arg.count(batch_size, "batch_size")
+        try PromptSelector.validateBatch(poolSize: candidates.count, batchSize: batch)
         // Checked before selecting: a failure must not advance the generator.
         let positions = try Arg.output(out_positions, out_cap, needed: batch, "out_positions")
-        let candidates = try Arg.array(candidate_ids, n, "candidate_ids")
         let chosen = try handle.withLock { s throws(PromptSelError) in
             try s.select(candidates: candidates, batchSize: batch)
         }

@@ -55,13 +55,18 @@ public final class PromptSelector {
         public var scores: [Double]
     }
 
+    /// Throws unless 1 <= batchSize <= poolSize.
+    public static func validateBatch(poolSize: Int, batchSize: Int) throws(PromptSelError) {
+        guard poolSize > 0 else { throw .invalid("the candidate pool is empty") }
+        guard batchSize >= 1 else { throw .invalid("batch_size must be >= 1, got \(batchSize)") }
+        guard batchSize <= poolSize else {
+            throw .invalid("batch_size \(batchSize) exceeds the \(poolSize) candidates")
+        }
+    }
+
     /// Chooses `batchSize` of `candidates`; unseen ids start at the prior.
     public func select(candidates: [Int64], batchSize: Int) throws(PromptSelError) -> Selection {
-        guard !candidates.isEmpty else { throw .invalid("the candidate pool is empty") }
-        guard batchSize >= 1 else { throw .invalid("batch_size must be >= 1, got \(batchSize)") }
-        guard batchSize <= candidates.count else {
-            throw .invalid("batch_size \(batchSize) exceeds the \(candidates.count) candidates")
-        }
+        try PromptSelector.validateBatch(poolSize: candidates.count, batchSize: batchSize)
         switch model {
         case .mopps(let m):
             guard m.count + candidates.count <= PromptTable.maxCount else {
