@@ -47,7 +47,7 @@ extern "C" {
 /* ---- Versions ---------------------------------------------------------- */
 
 #define PROMPTSEL_VERSION_MAJOR 0
-#define PROMPTSEL_VERSION_MINOR 1
+#define PROMPTSEL_VERSION_MINOR 2
 #define PROMPTSEL_VERSION_PATCH 0
 #define PROMPTSEL_VERSION_NUMBER \
     (PROMPTSEL_VERSION_MAJOR * 10000 + PROMPTSEL_VERSION_MINOR * 100 + PROMPTSEL_VERSION_PATCH)
@@ -207,6 +207,40 @@ int promptsel_selector_predict(double *out_mean, size_t out_cap, const promptsel
 int promptsel_selector_posterior(double *out_alpha, double *out_beta, size_t out_cap,
                                  const promptsel_selector *sel, const int64_t *ids, size_t n);
 
+/**
+ * DPS only: predicted belief over (unsolved, partial, solved) at the next step.
+ * out[3*i + 0..2] receives the belief of ids[i]; out_cap counts doubles (>= 3*n).
+ * @return PROMPTSEL_E_UNSUPPORTED for other methods.
+ */
+int promptsel_selector_state_probs(double *out, size_t out_cap, const promptsel_selector *sel,
+                                   const int64_t *ids, size_t n);
+
+/** DPS: prediction quality of the last update call (the authors' trainer logs these). */
+typedef struct promptsel_dps_update_stats {
+    uint64_t observed;           /* observations in the last update */
+    uint64_t confusion[9];       /* [3*observed_state + argmax of the predicted belief] */
+    double accuracy;             /* argmax(belief) == observed state; NaN if none observed */
+    double partial_precision;    /* of the partial state; NaN when nothing predicted partial */
+    double partial_recall;       /* NaN when nothing observed partial */
+} promptsel_dps_update_stats;
+
+/** DPS: statistics over every tracked prompt. */
+typedef struct promptsel_dps_summary {
+    uint64_t prompts;            /* prompts tracked */
+    double mean_entropy;         /* mean of -sum p log(p + 1e-10) of the beliefs */
+    double mean_partial;         /* mean predicted probability of the partial state */
+    uint64_t sampled_min;        /* times selected (observed): min, max, mean, std */
+    uint64_t sampled_max;
+    double sampled_mean;
+    double sampled_std;
+} promptsel_dps_summary;
+
+/** DPS only: *out = statistics of the last update call. O(1). */
+int promptsel_dps_update_stats_get(promptsel_dps_update_stats *out, const promptsel_selector *sel);
+
+/** DPS only: *out = statistics over every tracked prompt. O(prompts tracked). */
+int promptsel_dps_summary_get(promptsel_dps_summary *out, const promptsel_selector *sel);
+
 /* ---- Importing state --------------------------------------------------- */
 
 /**
@@ -224,6 +258,28 @@ int promptsel_selector_warm_start(promptsel_selector *sel, const int64_t *ids,
  */
 int promptsel_selector_set_posterior(promptsel_selector *sel, const int64_t *ids,
                                      const double *alpha, const double *beta, size_t n);
+
+/**
+ * DPS only: the full state of each id at the current step (the prior for unseen
+ * ids), as the reference's `hmm_params.json` holds it. Per id i:
+ *   out_alpha[9*i + 3*to + from]  transition counts (row = next state, column = current)
+ *   out_pi[3*i + k]               predicted next-step belief
+ *   out_pi_before[3*i + k]        the belief one step earlier
+ *   out_sampled[i]                times the prompt was observed
+ * Any output may be NULL. out_cap counts prompts (>= n).
+ */
+int promptsel_dps_get_state(double *out_alpha, double *out_pi, double *out_pi_before,
+                            int64_t *out_sampled, size_t out_cap, const promptsel_selector *sel,
+                            const int64_t *ids, size_t n);
+
+/**
+ * DPS only: sets the state of each id, laid out as promptsel_dps_get_state (imports
+ * `hmm_params.json`). Counts finite and >= 0 with positive column sums; beliefs
+ * finite, >= 0, summing to 1 within 1e-6; 0 <= sampled < 2^32.
+ */
+int promptsel_dps_set_state(promptsel_selector *sel, const int64_t *ids, const double *alpha,
+                            const double *pi, const double *pi_before, const int64_t *sampled,
+                            size_t n);
 
 /* ---- Checkpoints ------------------------------------------------------- */
 

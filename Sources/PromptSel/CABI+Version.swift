@@ -15,7 +15,7 @@ public func promptsel_version_string() -> UnsafePointer<CChar>? {
 }
 
 /// Keep in step with PROMPTSEL_VERSION_* (the ABI tests compare them).
-let promptselVersionString: StaticString = "0.1.0"
+let promptselVersionString: StaticString = "0.2.0"
 
 @c @implementation
 public func promptsel_abi_version() -> UInt32 {

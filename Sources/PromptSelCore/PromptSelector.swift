@@ -11,6 +11,7 @@ public final class PromptSelector {
 
     enum Model {
         case mopps(MoPPSModel)
+        case dps(DPSModel)
     }
     var model: Model
 
@@ -22,7 +23,7 @@ public final class PromptSelector {
         case .mopps:
             model = .mopps(MoPPSModel(alpha0: config.priorAlpha, beta0: config.priorBeta))
         case .dps:
-            throw PromptSelError(.unsupported, "method dps is not available in this build")
+            model = .dps(DPSModel(config: config))
         }
     }
 
@@ -30,6 +31,7 @@ public final class PromptSelector {
     public var count: Int {
         switch model {
         case .mopps(let m): m.count
+        case .dps(let m): m.count
         }
     }
 
@@ -37,6 +39,7 @@ public final class PromptSelector {
     public var ids: [Int64] {
         switch model {
         case .mopps(let m): m.table.ids
+        case .dps(let m): m.table.ids
         }
     }
 
@@ -44,6 +47,7 @@ public final class PromptSelector {
     public var allocatedBytes: Int {
         switch model {
         case .mopps(let m): m.allocatedBytes
+        case .dps(let m): m.allocatedBytes
         }
     }
 
@@ -84,6 +88,25 @@ public final class PromptSelector {
                 chosen = SelectionRules.uniform(n: r.count, k: batchSize, rng: &rng)
             }
             return Selection(positions: chosen, scores: chosen.map { r[$0] })
+        case .dps(let m):
+            guard m.count + candidates.count <= PromptTable.maxCount else {
+                throw PromptSelError(.noMemory, "more than \(PromptTable.maxCount) prompts")
+            }
+            let w = config.strategy == .topkEntropy ? config.dpsEntropyWeight : 0
+            let score = candidates.map { id -> Double in
+                let p = m.current(m.indexOrInsert(id)).pi
+                return w == 0 ? p[1] : p[1] + w * DPSModel.entropy(p)
+            }
+            let chosen: [Int]
+            if config.strategy == .uniform {
+                chosen = SelectionRules.uniform(n: score.count, k: batchSize, rng: &rng)
+            } else {
+                // Highest score first; exact ties in random order from the seeded
+                // generator (the reference leaves them to argsort).
+                let tiebreak = score.map { _ in rng.next() }
+                chosen = SelectionRules.smallest(batchSize, keys: score.map { -$0 }, tiebreak: tiebreak)
+            }
+            return Selection(positions: chosen, scores: chosen.map { score[$0] })
         }
     }
 
@@ -111,6 +134,15 @@ public final class PromptSelector {
             steps &+= 1
             if config.noUpdate { return }
             m.update(ids: ids, rates: rates, rollouts: rollouts, decay: config.decay)
+        case .dps(let m):
+            guard m.count + ids.count <= PromptTable.maxCount else {
+                throw PromptSelError(.noMemory, "more than \(PromptTable.maxCount) prompts")
+            }
+            guard m.step < UInt32.max else { throw PromptSelError(.outOfRange, "more than 2^32 - 1 training steps") }
+            steps &+= 1
+            // Frozen as the reference: no observation and no propagation either.
+            if config.noUpdate { return }
+            m.update(ids: ids, rates: rates)
         }
     }
 
@@ -121,6 +153,10 @@ public final class PromptSelector {
         switch model {
         case .mopps(let m):
             return ids.map { let p = m.posterior($0); return p.alpha / (p.alpha + p.beta) }
+        case .dps(let m):
+            // Expected success rate with state values 0, 1/2, 1: the partial state's
+            // rates are spread over (0, 1) and their mean is 1/2 for a symmetric spread.
+            return ids.map { let p = m.current(id: $0).pi; return 0.5 * p[1] + p[2] }
         }
     }
 
@@ -176,6 +212,14 @@ public final class PromptSelector {
     private func moppsModel(_ op: String) throws(PromptSelError) -> MoPPSModel {
         switch model {
         case .mopps(let m): return m
+        case .dps: throw PromptSelError(.unsupported, "\(op) is a MoPPS operation; this selector runs DPS")
+        }
+    }
+
+    func dpsModel(_ op: String) throws(PromptSelError) -> DPSModel {
+        switch model {
+        case .dps(let m): return m
+        case .mopps: throw PromptSelError(.unsupported, "\(op) is a DPS operation; this selector runs MoPPS")
         }
     }
 

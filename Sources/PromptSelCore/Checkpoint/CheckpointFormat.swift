@@ -32,6 +32,17 @@ extension PromptSelector {
             w.i64s(m.table.ids)
             w.f64s(m.alpha)
             w.f64s(m.beta)
+        case .dps(let m):
+            w.u32(m.step)
+            w.u64(m.lastUpdate.observed)
+            for c in m.lastUpdate.confusion { w.u64(c) }
+            w.u64(UInt64(m.count))
+            w.i64s(m.table.ids)
+            for a in m.alpha { for k in 0..<9 { w.f64(a[k]) } }
+            for p in m.pi { w.f64(p[0]); w.f64(p[1]); w.f64(p[2]) }
+            for p in m.piBefore { w.f64(p[0]); w.f64(p[1]); w.f64(p[2]) }
+            for t in m.sampledTimes { w.u32(t) }
+            for t in m.lastStep { w.u32(t) }
         }
         w.patchU64(UInt64(w.bytes.count - PromptSelector.headerSize), at: 16)
         w.u32(CRC32.checksum(w.bytes))
@@ -99,6 +110,42 @@ extension PromptSelector {
             }
             m.alpha = a
             m.beta = b
+        case .dps(let m):
+            m.step = try r.u32("DPS step")
+            m.lastUpdate.observed = try r.u64()
+            for k in 0..<9 { m.lastUpdate.confusion[k] = try r.u64() }
+            let n = try count(&r, bytesPerPrompt: 136)
+            let ids = try r.i64s(n, "ids")
+            let flat = try r.f64s(n * 15, "DPS state")
+            var states: [DPSPromptState] = []
+            states.reserveCapacity(n)
+            for i in 0..<n {
+                var a = SIMD16<Double>.zero
+                for k in 0..<9 { a[k] = flat[9 * i + k] }
+                let o = 9 * n + 3 * i, b = 12 * n + 3 * i
+                states.append(DPSPromptState(alpha: TransitionCounts(lanes: a),
+                                             pi: SIMD3(flat[o], flat[o + 1], flat[o + 2]),
+                                             piBefore: SIMD3(flat[b], flat[b + 1], flat[b + 2])))
+            }
+            var sampled = [UInt32](repeating: 0, count: n), last = [UInt32](repeating: 0, count: n)
+            for i in 0..<n { sampled[i] = try r.u32() }
+            for i in 0..<n { last[i] = try r.u32() }
+            for i in 0..<n {
+                let a = states[i].alpha.v
+                let ok = (0..<9).allSatisfy { a[$0].isFinite && a[$0] >= 0 }
+                    && (0..<3).allSatisfy { a[$0] + a[3 + $0] + a[6 + $0] > 0 }
+                    && [states[i].pi, states[i].piBefore].allSatisfy { p in (0..<3).allSatisfy { p[$0].isFinite && p[$0] >= 0 } }
+                guard ok, last[i] <= m.step else { throw .corrupt("checkpoint holds an invalid DPS state for id \(ids[i])") }
+            }
+            m.table.reserveCapacity(n)
+            for id in ids {
+                guard m.table.insert(id).inserted else { throw .corrupt("checkpoint lists id \(id) twice") }
+            }
+            m.alpha = states.map(\.alpha.v)
+            m.pi = states.map(\.pi)
+            m.piBefore = states.map(\.piBefore)
+            m.sampledTimes = sampled
+            m.lastStep = last
         }
         guard r.remaining == 0 else { throw .corrupt("checkpoint has \(r.remaining) unexpected bytes at the end") }
         return selector
