@@ -142,6 +142,17 @@ final class DPSModel {
 
     var count: Int { table.count }
 
+    /// Bulk growth before inserting up to `extra` prompts (see `PromptTable.bulkCapacity`).
+    func reserve(extra: Int) {
+        guard let cap = PromptTable.bulkCapacity(current: alpha.capacity, count: count, extra: extra) else { return }
+        table.reserveCapacity(cap)
+        alpha.reserveCapacity(cap)
+        pi.reserveCapacity(cap)
+        piBefore.reserveCapacity(cap)
+        sampledTimes.reserveCapacity(cap)
+        lastStep.reserveCapacity(cap)
+    }
+
     var prior: DPSPromptState { DPSPromptState(alpha: alpha0, pi: pi0, piBefore: pi0) }
 
     @inline(__always)
@@ -264,6 +275,7 @@ final class DPSModel {
 
     /// Replaces the state of each id (imports a reference `hmm_params.json`).
     func set(ids: [Int64], states: [DPSPromptState], sampled: [UInt32]) {
+        reserve(extra: ids.count)
         for (j, id) in ids.enumerated() {
             let i = indexOrInsert(id)
             store(states[j], at: i, step: step)

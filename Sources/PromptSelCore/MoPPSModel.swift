@@ -31,6 +31,8 @@ final class MoPPSModel {
 
     /// One Thompson draw r ~ Beta(alpha, beta) per candidate, creating unseen ids.
     func draw(_ candidates: [Int64], _ rng: inout Xoshiro256StarStar) -> [Double] {
+        // A pool larger than everything known is a bulk load: grow once.
+        if candidates.count > count { reserve(extra: candidates.count) }
         var r = [Double](repeating: 0, count: candidates.count)
         for (p, id) in candidates.enumerated() {
             let i = indexOrInsert(id)
@@ -57,8 +59,17 @@ final class MoPPSModel {
         return (alpha[i], beta[i])
     }
 
+    /// Bulk growth before inserting up to `extra` prompts (see `PromptTable.bulkCapacity`).
+    func reserve(extra: Int) {
+        guard let cap = PromptTable.bulkCapacity(current: alpha.capacity, count: count, extra: extra) else { return }
+        table.reserveCapacity(cap)
+        alpha.reserveCapacity(cap)
+        beta.reserveCapacity(cap)
+    }
+
     /// Sets (or adds) the posterior of each id; values already validated.
     func set(ids: [Int64], alpha a: [Double], beta b: [Double]) {
+        reserve(extra: ids.count)
         for (j, id) in ids.enumerated() {
             let i = indexOrInsert(id)
             alpha[i] = a[j]

@@ -92,6 +92,7 @@ public final class PromptSelector {
             guard m.count + candidates.count <= PromptTable.maxCount else {
                 throw PromptSelError(.noMemory, "more than \(PromptTable.maxCount) prompts")
             }
+            if candidates.count > m.count { m.reserve(extra: candidates.count) }
             let w = config.strategy == .topkEntropy ? config.dpsEntropyWeight : 0
             let score = candidates.map { id -> Double in
                 let p = m.current(m.indexOrInsert(id)).pi

@@ -57,6 +57,16 @@ public struct PromptTable: Sendable {
         return (index, true)
     }
 
+    /// Room for `extra` more prompts before a bulk insert: one allocation and one
+    /// rehash instead of a doubling cascade, which also keeps the arrays from ending
+    /// up to twice as large as needed (the per-prompt memory budget). Grows by at
+    /// least 1.5x so that repeated bulk calls stay amortized O(1) per prompt.
+    public static func bulkCapacity(current: Int, count: Int, extra: Int) -> Int? {
+        let need = count + extra
+        guard need > current else { return nil }
+        return max(need, current + current / 2)
+    }
+
     /// Reserves room for `n` prompts in total, so that bulk loads rehash once.
     public mutating func reserveCapacity(_ n: Int) {
         ids.reserveCapacity(n)
