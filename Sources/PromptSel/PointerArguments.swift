@@ -49,6 +49,9 @@ extension UnsafeMutablePointer {
     /// Writes `values` to the first `values.count` elements.
     @inline(__always)
     func store(_ values: [Pointee]) {
-        values.withUnsafeBufferPointer { update(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress, !buf.isEmpty else { return }
+            update(from: base, count: buf.count)
+        }
     }
 }

@@ -134,7 +134,9 @@ final class DPSModel {
             let a = alpha0.v
             let colMin = min(a[0] + a[3] + a[6], a[1] + a[4] + a[7], a[2] + a[5] + a[8])
             let drift = 1 / (1 - decay) + (0..<9).map { a[$0] }.max()!
-            settleSteps = max(1, Int((log(0x1p-60 * colMin / drift) / log(decay)).rounded(.up)))
+            // Steps are UInt32: a bound beyond that is never reached.
+            let t = (log(0x1p-60 * colMin / drift) / log(decay)).rounded(.up)
+            settleSteps = Int(min(max(t, 1), Double(UInt32.max)))
         } else {
             settleSteps = 0
         }

@@ -28,8 +28,8 @@ extension PromptSelector {
         var clean = states
         for i in 0..<ids.count {
             let a = states[i].alpha
-            for k in 0..<9 where !(a.v[k].isFinite && a.v[k] >= 0) {
-                throw .range("alpha of id \(ids[i]) has an invalid count \(a.v[k]) (need finite, >= 0)")
+            for k in 0..<9 where !(a.v[k].isFinite && a.v[k] >= 0 && a.v[k] <= SelectorConfig.maxCount) {
+                throw .range("alpha of id \(ids[i]) has an invalid count \(a.v[k]) (need 0 ... \(SelectorConfig.maxCount))")
             }
             for j in 0..<3 where !(a[0, j] + a[1, j] + a[2, j] > 0) {
                 throw .range("alpha of id \(ids[i]) has an all-zero column \(j)")

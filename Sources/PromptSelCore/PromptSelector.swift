@@ -185,6 +185,9 @@ public final class PromptSelector {
             guard successes[i] >= 0, successes[i] <= trials[i] else {
                 throw .range("need 0 <= successes <= trials, got \(successes[i]) of \(trials[i]) (id \(ids[i]))")
             }
+            guard weight * trials[i] <= SelectorConfig.maxCount else {
+                throw .range("weight * trials = \(weight * trials[i]) exceeds \(SelectorConfig.maxCount) (id \(ids[i]))")
+            }
         }
         try reserve(ids.count, in: m)
         let a = (0..<ids.count).map { m.alpha0 + weight * successes[$0] }
@@ -202,8 +205,8 @@ public final class PromptSelector {
             guard alpha[i].isFinite, beta[i].isFinite else {
                 throw .invalid("alpha[\(i)] and beta[\(i)] must be finite (id \(ids[i]))")
             }
-            guard alpha[i] > 0, beta[i] > 0 else {
-                throw .range("alpha and beta must be > 0, got (\(alpha[i]), \(beta[i])) (id \(ids[i]))")
+            guard alpha[i] > 0, beta[i] > 0, alpha[i] <= SelectorConfig.maxCount, beta[i] <= SelectorConfig.maxCount else {
+                throw .range("alpha and beta must lie in (0, \(SelectorConfig.maxCount)], got (\(alpha[i]), \(beta[i])) (id \(ids[i]))")
             }
         }
         try reserve(ids.count, in: m)

@@ -49,6 +49,10 @@ public struct SelectorConfig: Equatable, Sendable {
     public var dpsTransitionDecay = 1.0
     public var dpsEntropyWeight = 0.0
 
+    /// Largest pseudo-count accepted anywhere (priors, imported posteriors): far
+    /// beyond any real history, and small enough that sums never overflow.
+    public static let maxCount = 1e12
+
     /// The defaults of `method`, those of the authors' released configs.
     public init(method: SelectionMethod) {
         self.method = method
@@ -62,7 +66,9 @@ public struct SelectorConfig: Equatable, Sendable {
         }
         func positive(_ name: String, _ v: Double) throws(PromptSelError) {
             guard v.isFinite else { throw .invalid("\(name) must be a finite number, got \(v)") }
-            guard v > 0 else { throw .range("\(name) must be > 0, got \(v)") }
+            guard v > 0 && v <= SelectorConfig.maxCount else {
+                throw .range("\(name) must lie in (0, \(SelectorConfig.maxCount)], got \(v)")
+            }
         }
         func decayRatio(_ name: String, _ v: Double) throws(PromptSelError) {
             guard v.isFinite else { throw .invalid("\(name) must be a finite number, got \(v)") }
