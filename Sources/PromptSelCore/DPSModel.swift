@@ -94,10 +94,21 @@ public struct DPSPromptState: Equatable, Sendable {
 /// step. Selection prefers prompts most likely to be partially solved next.
 ///
 /// The reference walks every known prompt on every step. Here an unobserved prompt
-/// is left as it was at its last observation (or creation) and brought forward
-/// only when read, by `advance`, whose result depends only on that stored state and
-/// the number of steps since, so reads are side-effect free and every value equals
-/// the eager rule's up to rounding. A step then costs O(candidates + observed).
+/// is brought forward only when read, so a step costs O(candidates + observed)
+/// whatever the number of prompts known. Bringing forward has two phases:
+///
+/// 1. While its counts still decay towards the prior (λ_T < 1, the first
+///    `settleSteps` unobserved steps after an observation) the prompt is stepped
+///    exactly as the eager rule does, and the progress is stored: the state after
+///    e exact steps, `e` fewer steps left to take exactly. Storing it does not change
+///    any later value, because the remaining arithmetic is the same either way.
+/// 2. Once settled (or always with λ_T = 1) the transition matrix P is constant and
+///    the belief after r more steps is P^(r-1) then one exact step, by squaring. This
+///    phase is never stored: results depend only on the stored state and r.
+///
+/// So every read is a function of the last observation and the step count alone,
+/// equal to the eager rule's values up to rounding (tested to 1e-12), and the cost
+/// of a read is O(log gap) plus at most `settleSteps` exact steps per observation.
 final class DPSModel {
     var table = PromptTable()
     var alpha: [SIMD16<Double>] = []
@@ -106,6 +117,8 @@ final class DPSModel {
     var sampledTimes: [UInt32] = []
     /// Training step at which the stored state is valid.
     var lastStep: [UInt32] = []
+    /// Unobserved steps still to be taken exactly before the counts count as settled.
+    var exactLeft: [UInt32] = []
     /// Training steps applied (update calls, not counting frozen ones).
     var step: UInt32 = 0
 
@@ -153,6 +166,7 @@ final class DPSModel {
         piBefore.reserveCapacity(cap)
         sampledTimes.reserveCapacity(cap)
         lastStep.reserveCapacity(cap)
+        exactLeft.reserveCapacity(cap)
     }
 
     var prior: DPSPromptState { DPSPromptState(alpha: alpha0, pi: pi0, piBefore: pi0) }
@@ -166,6 +180,7 @@ final class DPSModel {
             piBefore.append(pi0)
             sampledTimes.append(0)
             lastStep.append(step)
+            exactLeft.append(0)  // counts at the prior are settled already
         }
         return i
     }
@@ -181,10 +196,21 @@ final class DPSModel {
         lastStep[i] = t
     }
 
-    /// State of dense index `i` at the current step.
+    /// State of dense index `i` at the current step (stores exact-phase progress).
     @inline(__always)
     func current(_ i: Int) -> DPSPromptState {
-        advance(stored(i), by: Int(step &- lastStep[i]))
+        let m = Int(step &- lastStep[i])
+        var s = stored(i)
+        guard m > 0 else { return s }
+        let exact = min(m, Int(exactLeft[i]))
+        if exact > 0 {
+            for _ in 0..<exact { s = unobservedStep(s) }
+            exactLeft[i] -= UInt32(exact)
+            // λ^t·|α - α0| is now below double precision: snap to the prior.
+            if exactLeft[i] == 0 { s.alpha = alpha0 }
+            store(s, at: i, step: lastStep[i] + UInt32(exact))
+        }
+        return advanceSettled(s, by: m - exact)
     }
 
     /// State of `id` at the current step; the prior for unseen ids.
@@ -201,27 +227,19 @@ final class DPSModel {
         return DPSPromptState(alpha: a, pi: normalized(normalized(a.expected.times(s.pi))), piBefore: s.pi)
     }
 
-    /// `m` unobserved steps in O(min(m, settleSteps) + log m): while the counts still
-    /// move they are stepped exactly; once settled (or with decay 1) P is constant and
-    /// the belief after the remaining steps is P^(r-1) then one exact step.
-    func advance(_ start: DPSPromptState, by m: Int) -> DPSPromptState {
+    static let identity = TransitionCounts([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+
+    /// `m` unobserved steps of a prompt whose counts no longer move (phase 2).
+    func advanceSettled(_ start: DPSPromptState, by m: Int) -> DPSPromptState {
         var s = start
-        var done = 0
-        if decay < 1 {
-            let exact = min(m, settleSteps)
-            while done < exact { s = unobservedStep(s); done += 1 }
-            if done == m { return s }
-            s.alpha = alpha0  // λ^t·|α - α0| is now below double precision
-        }
-        let rest = m - done
-        if rest <= 16 {
-            for _ in 0..<rest { s = unobservedStep(s) }
+        if m <= 16 {
+            for _ in 0..<m { s = unobservedStep(s) }
             return s
         }
         let p = s.alpha.expected
         var power = p
-        var q = TransitionCounts([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
-        var e = rest - 1
+        var q = DPSModel.identity
+        var e = m - 1
         while e > 0 {
             if e & 1 == 1 { q = q.times(power) }
             e >>= 1
@@ -269,6 +287,7 @@ final class DPSModel {
             let s = lastStep[i] == next ? stored(i) : current(i)
             stats.record(predicted: s.pi, observed: observed)
             store(observedStep(s, observed), at: i, step: next)
+            exactLeft[i] = UInt32(settleSteps)
             sampledTimes[i] &+= 1
         }
         step = next
@@ -281,6 +300,7 @@ final class DPSModel {
         for (j, id) in ids.enumerated() {
             let i = indexOrInsert(id)
             store(states[j], at: i, step: step)
+            exactLeft[i] = UInt32(settleSteps)
             sampledTimes[i] = sampled[j]
         }
     }
@@ -322,7 +342,7 @@ final class DPSModel {
 
     var allocatedBytes: Int {
         table.allocatedBytes + alpha.capacity * 128 + pi.capacity * 32 + piBefore.capacity * 32
-            + sampledTimes.capacity * 4 + lastStep.capacity * 4
+            + sampledTimes.capacity * 4 + lastStep.capacity * 4 + exactLeft.capacity * 4
     }
 }
 

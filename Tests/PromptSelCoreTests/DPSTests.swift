@@ -92,6 +92,22 @@ struct DPSTests {
         #expect(lazy.ids == eager.order)
     }
 
+    @Test("reads do not change later values: a selector queried every step ends bit-identical", arguments: [1.0, 0.7, 0.5])
+    func readsArePure(_ decay: Double) throws {
+        let cfg = dpsConfig(.progress, decay: decay, seed: 2)
+        let quiet = try PromptSelector(config: cfg), noisy = try PromptSelector(config: cfg)
+        var rng = Xoshiro256StarStar(seed: 8)
+        let all = (0..<50).map { Int64($0) }
+        _ = try quiet.stateProbs(all)
+        for _ in 0..<300 {
+            let ids = (0..<3).map { _ in Int64(rng.nextBelow(rng.nextBelow(5) == 0 ? 50 : 5)) }
+            let rates = ids.map { _ in [0.0, 0.5, 1.0][rng.nextBelow(3)] }
+            for s in [quiet, noisy] { try s.update(ids: ids, rates: rates, rollouts: [8, 8, 8]) }
+            if rng.nextBelow(3) == 0 { _ = try noisy.stateProbs(all.shuffled()) }
+        }
+        #expect(try quiet.dpsStates(all).map(\.state) == noisy.dpsStates(all).map(\.state))
+    }
+
     @Test("a jump unsolved → solved under the local prior stays finite (the reference turns NaN)")
     func localPriorJump() throws {
         let sel = try PromptSelector(config: dpsConfig(.local))

@@ -43,6 +43,7 @@ extension PromptSelector {
             for p in m.piBefore { w.f64(p[0]); w.f64(p[1]); w.f64(p[2]) }
             for t in m.sampledTimes { w.u32(t) }
             for t in m.lastStep { w.u32(t) }
+            for t in m.exactLeft { w.u32(t) }
         }
         w.patchU64(UInt64(w.bytes.count - PromptSelector.headerSize), at: 16)
         w.u32(CRC32.checksum(w.bytes))
@@ -114,7 +115,7 @@ extension PromptSelector {
             m.step = try r.u32("DPS step")
             m.lastUpdate.observed = try r.u64()
             for k in 0..<9 { m.lastUpdate.confusion[k] = try r.u64() }
-            let n = try count(&r, bytesPerPrompt: 136)
+            let n = try count(&r, bytesPerPrompt: 140)
             let ids = try r.i64s(n, "ids")
             let flat = try r.f64s(n * 15, "DPS state")
             var states: [DPSPromptState] = []
@@ -127,15 +128,16 @@ extension PromptSelector {
                                              pi: SIMD3(flat[o], flat[o + 1], flat[o + 2]),
                                              piBefore: SIMD3(flat[b], flat[b + 1], flat[b + 2])))
             }
-            var sampled = [UInt32](repeating: 0, count: n), last = [UInt32](repeating: 0, count: n)
+            var sampled = [UInt32](repeating: 0, count: n), last = sampled, exact = sampled
             for i in 0..<n { sampled[i] = try r.u32() }
             for i in 0..<n { last[i] = try r.u32() }
+            for i in 0..<n { exact[i] = try r.u32() }
             for i in 0..<n {
                 let a = states[i].alpha.v
                 let ok = (0..<9).allSatisfy { a[$0].isFinite && a[$0] >= 0 }
                     && (0..<3).allSatisfy { a[$0] + a[3 + $0] + a[6 + $0] > 0 }
                     && [states[i].pi, states[i].piBefore].allSatisfy { p in (0..<3).allSatisfy { p[$0].isFinite && p[$0] >= 0 } }
-                guard ok, last[i] <= m.step else { throw .corrupt("checkpoint holds an invalid DPS state for id \(ids[i])") }
+                guard ok, last[i] <= m.step, Int(exact[i]) <= m.settleSteps else { throw .corrupt("checkpoint holds an invalid DPS state for id \(ids[i])") }
             }
             m.table.reserveCapacity(n)
             for id in ids {
@@ -146,6 +148,7 @@ extension PromptSelector {
             m.piBefore = states.map(\.piBefore)
             m.sampledTimes = sampled
             m.lastStep = last
+            m.exactLeft = exact
         }
         guard r.remaining == 0 else { throw .corrupt("checkpoint has \(r.remaining) unexpected bytes at the end") }
         return selector
