@@ -23,7 +23,8 @@
  *
  * Errors
  *   Functions returning int return PROMPTSEL_OK (0) or a negative PROMPTSEL_E_* code,
- *   and promptsel_last_error() then describes the failure on the calling thread.
+ *   and promptsel_last_error() then describes the failure on the calling thread
+ *   (until the next int-returning call on that thread, which clears it on success).
  *   A failing call changes no state: it validates every input before it modifies
  *   the selector, and output arguments are only written on success (except
  *   *out_len on PROMPTSEL_E_BUFFER_TOO_SMALL, which receives the needed size).
@@ -78,7 +79,8 @@ uint32_t promptsel_abi_version(void);
 const char *promptsel_status_string(int status);
 /**
  * @return the message of the last failing promptsel call on the calling thread, or
- * NULL if the last call succeeded. Valid until the next promptsel call on this thread.
+ * NULL if the last int-returning call on this thread succeeded. Valid until the
+ * next int-returning promptsel call on this thread.
  */
 const char *promptsel_last_error(void);
 
@@ -118,12 +120,12 @@ typedef struct promptsel_config {
     double lower;                /* threshold interval [lower, upper] in [0,1]; default 0.3 */
     double upper;                /*   default 0.7 */
     double decay;                /* lambda in (0,1]; default 1 (no forgetting) */
-    double prior_alpha;          /* Beta prior alpha0 > 0; default 1 */
-    double prior_beta;           /* Beta prior beta0 > 0; default 1 */
+    double prior_alpha;          /* Beta prior alpha0 in [1e-12, 1e15]; default 1 */
+    double prior_beta;           /* Beta prior beta0 in [1e-12, 1e15]; default 1 */
     /* DPS */
     int32_t dps_prior_shape;     /* PROMPTSEL_DPS_PRIOR_*; default CONSTANT */
     int32_t dps_prior_pi;        /* PROMPTSEL_DPS_PI_*; default UNIFORM */
-    double dps_prior_alpha;      /* transition count for PRIOR_CONSTANT, > 0; default 1 */
+    double dps_prior_alpha;      /* count for PRIOR_CONSTANT, in [1e-12, 1e15]; default 1 */
     double dps_transition_decay; /* lambda_T in (0,1]; default 1 */
     double dps_entropy_weight;   /* w >= 0 for TOPK_ENTROPY; default 0 */
 } promptsel_config;
@@ -186,7 +188,8 @@ int promptsel_selector_select(int64_t *out_positions, double *out_scores, size_t
 
 /**
  * Feeds back the rollouts of one training step: prompt ids[i] was rolled out
- * rollouts[i] >= 1 times with mean success success_rate[i] in [0,1]. Duplicate ids
+ * rollouts[i] times (1 <= rollouts[i] <= 2^20) with mean success success_rate[i]
+ * in [0,1]. Duplicate ids
  * are applied in order. All inputs are validated before anything changes.
  * For MoPPS: alpha <- decay*alpha + (1-decay)*alpha0 + s*k, likewise beta with 1-s.
  * With no_update set the call validates and returns without changing the model.
@@ -253,7 +256,7 @@ int promptsel_selector_warm_start(promptsel_selector *sel, const int64_t *ids,
                                   double weight);
 
 /**
- * MoPPS only: sets alpha[i], beta[i] (both finite and > 0) for each id, adding ids
+ * MoPPS only: sets alpha[i], beta[i] (both in [1e-12, 1e15]) for each id, adding ids
  * not yet tracked. Used to import a reference `index_score.json` checkpoint.
  */
 int promptsel_selector_set_posterior(promptsel_selector *sel, const int64_t *ids,
@@ -275,7 +278,7 @@ int promptsel_dps_get_state(double *out_alpha, double *out_pi, double *out_pi_be
 /**
  * DPS only: sets the state of each id, laid out as promptsel_dps_get_state (imports
  * `hmm_params.json`). Counts finite and >= 0 with positive column sums; beliefs
- * finite, >= 0, summing to 1 within 1e-6; 0 <= sampled < 2^32.
+ * finite, >= 0, summing to 1 within 1e-6; 0 <= sampled < 2^32; counts <= 1e15.
  */
 int promptsel_dps_set_state(promptsel_selector *sel, const int64_t *ids, const double *alpha,
                             const double *pi, const double *pi_before, const int64_t *sampled,

@@ -16,9 +16,17 @@ enum AtomicFile {
     /// it over `path` and fsyncs the directory. Until the rename the old file is
     /// untouched; after it the new one is complete on disk.
     static func write(_ bytes: [UInt8], to path: String) throws(PromptSelError) {
-        let n = sequence.add(1, ordering: .relaxed).newValue
-        let tmp = "\(path).tmp-\(getpid())-\(n)"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        // Unique even against a temporary file left by a crashed process that had
+        // the same pid (containers restart with the same pids): a random suffix,
+        // and a fresh name on the rare collision.
+        var tmp = ""
+        var fd: Int32 = -1
+        for _ in 0..<8 {
+            let n = sequence.add(1, ordering: .relaxed).newValue
+            tmp = "\(path).tmp-\(getpid())-\(n)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if fd >= 0 || errno != EEXIST { break }
+        }
         guard fd >= 0 else { throw ioError("cannot create", tmp) }
         var failure: PromptSelError?
         bytes.withUnsafeBytes { buf in

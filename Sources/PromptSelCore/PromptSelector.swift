@@ -123,8 +123,8 @@ public final class PromptSelector {
             guard s >= 0 && s <= 1 else {
                 throw .range("success_rate[\(i)] = \(s) is outside [0, 1] (id \(ids[i]))")
             }
-            guard rollouts[i] >= 1 else {
-                throw .range("rollouts[\(i)] = \(rollouts[i]) must be >= 1 (id \(ids[i]))")
+            guard rollouts[i] >= 1 && rollouts[i] <= SelectorConfig.maxRollouts else {
+                throw .range("rollouts[\(i)] = \(rollouts[i]) must lie in [1, \(SelectorConfig.maxRollouts)] (id \(ids[i]))")
             }
         }
         switch model {
@@ -205,8 +205,9 @@ public final class PromptSelector {
             guard alpha[i].isFinite, beta[i].isFinite else {
                 throw .invalid("alpha[\(i)] and beta[\(i)] must be finite (id \(ids[i]))")
             }
-            guard alpha[i] > 0, beta[i] > 0, alpha[i] <= SelectorConfig.maxCount, beta[i] <= SelectorConfig.maxCount else {
-                throw .range("alpha and beta must lie in (0, \(SelectorConfig.maxCount)], got (\(alpha[i]), \(beta[i])) (id \(ids[i]))")
+            guard SelectorConfig.countRange.contains(alpha[i]), SelectorConfig.countRange.contains(beta[i]) else {
+                throw .range("alpha and beta must lie in [\(SelectorConfig.minCount), \(SelectorConfig.maxCount)], "
+                    + "got (\(alpha[i]), \(beta[i])) (id \(ids[i]))")
             }
         }
         try reserve(ids.count, in: m)

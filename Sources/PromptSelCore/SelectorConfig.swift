@@ -49,9 +49,15 @@ public struct SelectorConfig: Equatable, Sendable {
     public var dpsTransitionDecay = 1.0
     public var dpsEntropyWeight = 0.0
 
-    /// Largest pseudo-count accepted anywhere (priors, imported posteriors): far
-    /// beyond any real history, and small enough that sums never overflow.
-    public static let maxCount = 1e12
+    /// Range of a Beta pseudo-count accepted anywhere (priors, imported or loaded
+    /// posteriors). The top is far beyond any real history and keeps every sum
+    /// finite; the bottom keeps the Beta sampler's log-space path finite.
+    public static let maxCount = 1e15
+    public static let minCount = 1e-12
+    /// Rollouts of one prompt in one update: with `maxCount` this leaves room for
+    /// about a billion steps before a posterior could reach the top.
+    public static let maxRollouts: Int32 = 1 << 20
+    public static let countRange = minCount...maxCount
 
     /// The defaults of `method`, those of the authors' released configs.
     public init(method: SelectionMethod) {
@@ -66,8 +72,8 @@ public struct SelectorConfig: Equatable, Sendable {
         }
         func positive(_ name: String, _ v: Double) throws(PromptSelError) {
             guard v.isFinite else { throw .invalid("\(name) must be a finite number, got \(v)") }
-            guard v > 0 && v <= SelectorConfig.maxCount else {
-                throw .range("\(name) must lie in (0, \(SelectorConfig.maxCount)], got \(v)")
+            guard v >= SelectorConfig.minCount && v <= SelectorConfig.maxCount else {
+                throw .range("\(name) must lie in [\(SelectorConfig.minCount), \(SelectorConfig.maxCount)], got \(v)")
             }
         }
         func decayRatio(_ name: String, _ v: Double) throws(PromptSelError) {

@@ -79,6 +79,14 @@ struct BetaSamplerTests {
         #expect(abs(high - 1.0 / 3.0) < 0.05)
     }
 
+    @Test("the smallest accepted shapes, and shapes whose logs underflow, still give a draw in [0, 1]")
+    func extremeShapes() {
+        for (a, b) in [(1e-12, 1e-12), (1e-12, 1e15), (1e15, 1e15), (1e-310, 1e-310), (5e-324, 1.0)] {
+            let xs = sample(a, b, n: 200)
+            #expect(xs.allSatisfy { $0 >= 0 && $0 <= 1 }, "Beta(\(a), \(b))")
+        }
+    }
+
     @Test("the sampler the KS test uses can fail: a wrong law is rejected")
     func ksRejectsWrongLaw() {
         #expect(ksDistance(sample(2, 5), { betaCDFInteger($0, 2, 4) }) > ksLimit)

@@ -100,7 +100,7 @@ extension PromptSelector {
             let ids = try r.i64s(n, "ids")
             let a = try r.f64s(n, "alpha")
             let b = try r.f64s(n, "beta")
-            for i in 0..<n where !(a[i].isFinite && b[i].isFinite && a[i] > 0 && b[i] > 0) {
+            for i in 0..<n where !(SelectorConfig.countRange.contains(a[i]) && SelectorConfig.countRange.contains(b[i])) {
                 throw .corrupt("checkpoint holds an invalid posterior (\(a[i]), \(b[i])) for id \(ids[i])")
             }
             m.table.reserveCapacity(n)
@@ -134,7 +134,7 @@ extension PromptSelector {
             for i in 0..<n { exact[i] = try r.u32() }
             for i in 0..<n {
                 let a = states[i].alpha.v
-                let ok = (0..<9).allSatisfy { a[$0].isFinite && a[$0] >= 0 }
+                let ok = (0..<9).allSatisfy { a[$0] >= 0 && a[$0] <= SelectorConfig.maxCount }
                     && (0..<3).allSatisfy { a[$0] + a[3 + $0] + a[6 + $0] > 0 }
                     && [states[i].pi, states[i].piBefore].allSatisfy { p in (0..<3).allSatisfy { p[$0].isFinite && p[$0] >= 0 } }
                 guard ok, last[i] <= m.step, Int(exact[i]) <= m.settleSteps else { throw .corrupt("checkpoint holds an invalid DPS state for id \(ids[i])") }

@@ -66,7 +66,11 @@ public enum BetaSampler {
         }
         let lx = logGamma(a, &rng)
         let ly = logGamma(b, &rng)
-        // x / (x + y) = 1 / (1 + exp(ly - lx)), stable for any magnitudes.
-        return 1 / (1 + exp(ly - lx))
+        // x / (x + y) = 1 / (1 + exp(ly - lx)), stable for any magnitudes. Shapes are
+        // kept >= 1e-12 so both logs are finite; should both still be -inf, the draw
+        // sits at 0 or 1 with the Beta's odds.
+        let d = ly - lx
+        if d.isNaN { return rng.nextUnit() * (a + b) < a ? 1 : 0 }
+        return 1 / (1 + exp(d))
     }
 }
