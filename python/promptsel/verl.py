@@ -1,0 +1,248 @@
+"""verl integration: `TaskSampler`, a drop-in for the MoPPS fork's `PosteriorSampler`
+(thu-rllab/MoPPS `recipe/ours/mopps.py`) in its `task_sampler` hook:
+
+    sampler = TaskSampler(config)                              # or (config, 40315, init=..., init_dir=...)
+    batch_dict, scores = sampler.sample_batch(batch_dict)      # right after the dataloader
+    sampler.train(batch_dict, success_rate)                    # right after the reward
+    sampler.save(".../global_step_N/actor"); sampler.load(...)
+
+Config keys read (OmegaConf DictConfig, nested dicts or attribute objects):
+`data.train_batch_size` (B), `actor_rollout_ref.rollout.n` (k), `data.seed`, and under
+`tasksampler.`: `method` ("mopps"), `seed`, `bandit_sample_strategy`,
+`bandit_target_mean`, `bandit_lower_bound`, `bandit_upper_bound`,
+`bandit_decay_ratio`, `bandit_no_update`, `bandit_init`, `bandit_init_dir`.
+
+Differences from the reference, on purpose:
+- Rollouts per update are k_eff = n if n > 1 else 8, the reference README's
+  semantics. (Its code's `... + s*n if n > 1 else 8` binds to the whole update and
+  resets alpha and beta to 8 when n == 1.)
+- train() on an id never shown to sample_batch starts it at the prior instead of
+  raising KeyError.
+- save() also writes the native checkpoint promptsel_state.bin, which load() prefers:
+  it restores the generator too, so a resumed run selects exactly what the
+  uninterrupted one would have.
+
+torch and omegaconf are optional; this module imports neither.
+"""
+
+import functools
+import os
+import sys
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InvalidArgumentError, PromptSelError, with_context
+from .selector import INDEX_SCORE_FILE, Selector
+
+#: The native checkpoint save() writes beside index_score.json.
+NATIVE_CHECKPOINT_FILE = "promptsel_state.bin"
+
+#: Weight of each offline result in the warm start, as in the reference.
+WARM_START_WEIGHT = 3.0
+
+_MISSING = object()
+
+
+def _get(cfg, dotted, default=_MISSING):
+    """`cfg.a.b.c` for DictConfig, nested dicts or attribute objects. A missing key
+    or an explicit null gives `default`; with no default, KeyError names the key."""
+    node = cfg
+    for part in dotted.split("."):
+        if isinstance(node, Mapping):  # DictConfig is a MutableMapping
+            node = node[part] if part in node else None
+        else:
+            node = getattr(node, part, None)
+        if node is None:
+            if default is _MISSING:
+                raise KeyError(f"the config has no {dotted}")
+            return default
+    return node
+
+
+def effective_rollouts(n):
+    """k_eff = n if n > 1 else 8 (the reference README; see the module docstring)."""
+    return n if n > 1 else 8
+
+
+def _mopps_selector(config, seed, prior):
+    def ts(key, default):
+        return _get(config, "tasksampler." + key, default)
+
+    return Selector(
+        "mopps",
+        seed=seed,
+        strategy=ts("bandit_sample_strategy", "topk"),
+        no_update=ts("bandit_no_update", False),
+        target=ts("bandit_target_mean", 0.5),
+        lower=ts("bandit_lower_bound", 0.3),
+        upper=ts("bandit_upper_bound", 0.7),
+        decay=ts("bandit_decay_ratio", 1.0),
+        prior=prior,
+    )
+
+
+def _dps_selector(config, seed):
+    """DPS (maoyixiu/DPS `BayesianHMMSampler`), keys as in its our_trainer.yaml.
+    Still to do for DPS: its reference checkpoint hmm_params.json in save()/load()
+    (promptsel_dps_get_state/_set_state) and the trainer's prediction metrics
+    (promptsel_dps_update_stats_get). The native checkpoint already covers resume."""
+
+    def ts(key, default):
+        return _get(config, "tasksampler." + key, default)
+
+    return Selector(
+        "dps",
+        seed=seed,
+        strategy=ts("hmm_sample_strategy", "topk"),
+        no_update=ts("hmm_no_update", False),
+        prior_alpha=ts("hmm_prior_alpha", 1.0),
+        prior_pi=ts("hmm_prior_pi", "uniform"),
+        transition_decay=ts("hmm_transition_decay_ratio", 1.0),
+        entropy_weight=ts("hmm_entropy_weight", 0.0),
+    )
+
+
+def _torch_tensor_type():
+    # Only a torch already imported can have made a tensor: never import it here.
+    torch = sys.modules.get("torch")
+    return torch.Tensor if torch is not None else None
+
+
+@functools.cache
+def _torch_or_none():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _to_numpy(x):
+    """A 1-D column (torch tensor, numpy array, list) as numpy, for Selector to check."""
+    tensor = _torch_tensor_type()
+    if tensor is not None and isinstance(x, tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        # verl's non-tensor columns are object arrays: let numpy infer int64 (or
+        # float, which Selector then refuses) from the Python values.
+        return np.array(x.tolist())
+    return np.asarray(x)
+
+
+def _take(key, value, positions, pool):
+    """Rows `positions` of one batch column, keeping its type."""
+    tensor = _torch_tensor_type()
+    is_tensor = tensor is not None and isinstance(value, tensor)
+    if not (is_tensor or isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > 0)):
+        raise InvalidArgumentError(f"batch_dict[{key!r}]: cannot select rows of a {type(value).__name__}")
+    if len(value) != pool:
+        raise InvalidArgumentError(f"batch_dict[{key!r}] has {len(value)} rows but 'index' has {pool}")
+    if is_tensor:
+        return value[sys.modules["torch"].from_numpy(positions).to(value.device)]
+    if isinstance(value, np.ndarray):
+        return value[positions]
+    return type(value)(value[i] for i in positions)
+
+
+class TaskSampler:
+    """MoPPS prompt selection for the MoPPS fork's verl trainer (see the module doc).
+
+    Accepts the reference's signature
+    `(args, total_num_samples, prior_alpha=1.0, prior_beta=1.0, init=False, init_dir=None)`,
+    including the trainer's keyword call `(args=config, total_num_samples=40315, ...)`;
+    `total_num_samples` is ignored (the reference never uses it either), and
+    `init`/`init_dir` of None mean `tasksampler.bandit_init`/`bandit_init_dir`.
+    """
+
+    def __init__(self, config=None, total_num_samples=None, prior_alpha=1.0, prior_beta=1.0,
+                 init=None, init_dir=None, *, args=None):
+        if (config is None) == (args is None):
+            raise TypeError("TaskSampler takes the trainer config once, as `config` or as `args`")
+        config = config if config is not None else args
+        self.batch_size = int(_get(config, "data.train_batch_size"))
+        self.rollouts = effective_rollouts(int(_get(config, "actor_rollout_ref.rollout.n")))
+        self.method = _get(config, "tasksampler.method", "mopps")
+        seed = _get(config, "tasksampler.seed", _get(config, "data.seed", 0))
+        if self.method == "mopps":
+            self.selector = _mopps_selector(config, seed, (prior_alpha, prior_beta))
+            self._warm_start(config, init, init_dir)
+        elif self.method == "dps":
+            self.selector = _dps_selector(config, seed)
+        else:
+            raise InvalidArgumentError(f"unknown tasksampler.method {self.method!r}; expected 'mopps' or 'dps'")
+
+    def _warm_start(self, config, init, init_dir):
+        if init is None:
+            init = _get(config, "tasksampler.bandit_init", False)
+        if not init:
+            return
+        path = init_dir or _get(config, "tasksampler.bandit_init_dir", "")
+        if not path:
+            raise InvalidArgumentError("tasksampler.bandit_init is set but bandit_init_dir is empty")
+        self.selector.warm_start_from_json(path, weight=WARM_START_WEIGHT)
+
+    def sample_batch(self, batch_dict):
+        """Chooses B of the collated candidates by `batch_dict["index"]` and slices
+        every column with the same positions. Returns (selected dict, scores), best
+        first, as a float64 torch tensor when torch is installed (as the reference),
+        else numpy: the Thompson draws (MoPPS, B) or the predicted beliefs (DPS, B x 3)."""
+        ids = _to_numpy(batch_dict["index"])
+        pool = len(ids)
+        if self.batch_size > pool:
+            raise InvalidArgumentError(
+                f"data.train_batch_size ({self.batch_size}) exceeds the candidate batch of {pool} prompts: "
+                "the dataloader batch must hold at least train_batch_size candidates")
+        positions, scores = self.selector.select(ids, self.batch_size)
+        if self.method == "dps":
+            # As the reference: the chosen prompts' B x 3 beliefs, not P(partial) alone.
+            scores = self.selector.state_probs(ids[positions])
+        selected = {key: _take(key, value, positions, pool) for key, value in batch_dict.items()}
+        torch = _torch_or_none()
+        return selected, (torch.from_numpy(scores) if torch is not None else scores)
+
+    def train(self, batch_dict, success_rate):
+        """Feeds back the selected batch's per-prompt success rates (in the order of
+        `batch_dict["index"]`), k_eff rollouts each, in one update. Returns
+        (None, None, None) like the reference."""
+        self.selector.update(_to_numpy(batch_dict["index"]), _to_numpy(success_rate), self.rollouts)
+        return None, None, None
+
+    def save(self, directory):
+        """Writes `directory/index_score.json` (the reference's format) and the native
+        checkpoint `directory/promptsel_state.bin`, each atomically."""
+        os.makedirs(directory, exist_ok=True)
+        if self.method == "mopps":
+            self.selector.export_index_score(os.path.join(directory, INDEX_SCORE_FILE))
+        self.selector.save(os.path.join(directory, NATIVE_CHECKPOINT_FILE))
+
+    def load(self, directory):
+        """Restores from `directory`: the native checkpoint when present (exact resume,
+        config and generator included), else a reference index_score.json (ids not in
+        it keep their state). Neither file: nothing happens, as in the reference.
+        A corrupt file raises CheckpointError."""
+        if not directory:
+            return
+        native = Path(directory, NATIVE_CHECKPOINT_FILE)
+        if native.is_file():
+            self._restore_native(native)
+        elif Path(directory, INDEX_SCORE_FILE).is_file():
+            self.selector.import_index_score(os.path.join(directory, INDEX_SCORE_FILE))
+
+    def _restore_native(self, path):
+        before = self.selector.config
+        try:
+            self.selector.load_state_dict({"state": path.read_bytes()})
+        except PromptSelError as e:
+            raise with_context(e, str(path)) from e
+        if self.selector.config != before:
+            warnings.warn(f"{path} was saved with another selector config; resuming with the checkpoint's "
+                          f"{self.selector.config} instead of {before}", stacklevel=3)
+
+    def state_dict(self):
+        return self.selector.state_dict()
+
+    def load_state_dict(self, state):
+        self.selector.load_state_dict(state)
