@@ -47,7 +47,7 @@ example: lib
 
 ## demo: the main job, a simulated run comparing selectors on a built-in workload
 demo: lib
-	$(PYTHON) -m promptsel.demo
+	$(PYTHON) -m promptsel.sim --demo
 
 ## bench: full benchmarks, writes bench/RESULTS.md (minutes; not part of test)
 bench: lib
