@@ -22,7 +22,7 @@ from .errors import (
     PromptSelMemoryError,
     UnsupportedError,
 )
-from .selector import INDEX_SCORE_FILE, Selector, SelectorConfig
+from .selector import HMM_PARAMS_FILE, INDEX_SCORE_FILE, Selector, SelectorConfig
 from .verl import NATIVE_CHECKPOINT_FILE, TaskSampler
 
 #: Version of the loaded library, e.g. "0.2.0".
@@ -33,6 +33,7 @@ abi_version = _lib.promptsel_abi_version()
 __all__ = [
     "BufferTooSmallError",
     "CheckpointError",
+    "HMM_PARAMS_FILE",
     "INDEX_SCORE_FILE",
     "InternalError",
     "InvalidArgumentError",

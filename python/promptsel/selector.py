@@ -23,10 +23,12 @@ import numpy as np
 
 from . import _native
 from ._native import SelectorPtr, lib
-from .errors import BufferTooSmallError, CheckpointError, InvalidArgumentError, OutOfRangeError
+from .errors import BufferTooSmallError, CheckpointError, InvalidArgumentError, OutOfRangeError, UnsupportedError
 
 #: File name of the reference's checkpoint, `{"<id>": [alpha, beta], ...}`.
 INDEX_SCORE_FILE = "index_score.json"
+#: File name of the DPS reference's checkpoint (alphas, pis, pis_before, ...).
+HMM_PARAMS_FILE = "hmm_params.json"
 
 _INT64_MAX = 2**63 - 1
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
@@ -302,9 +304,13 @@ def _atomic_write(path, data):
     _fsync_dir(directory)
 
 
-def _index_score_path(path_or_dir):
+def _file_in(path_or_dir, name):
     path = os.fspath(path_or_dir)
-    return os.path.join(path, INDEX_SCORE_FILE) if os.path.isdir(path) else path
+    return os.path.join(path, name) if os.path.isdir(path) else path
+
+
+def _index_score_path(path_or_dir):
+    return _file_in(path_or_dir, INDEX_SCORE_FILE)
 
 
 def _read_json_object(path):
@@ -458,6 +464,56 @@ class Selector:
         with self._live() as h:
             lib.promptsel_selector_state_probs(out, out.size, h, ids, ids.size)
         return out.reshape(ids.size, 3)
+
+    def dps_state(self, ids):
+        """DPS: the full state of each id at the current step (the prior for unseen
+        ids): a dict of `alpha` (n, 3, 3) transition counts [to][from], `pi` and
+        `pi_before` (n, 3), `sampled_times` (n,) int64."""
+        ids = _ids(ids, "ids")
+        n = ids.size
+        alpha, pi, before = np.empty(9 * n), np.empty(3 * n), np.empty(3 * n)
+        sampled = np.empty(n, dtype=np.int64)
+        with self._live() as h:
+            lib.promptsel_dps_get_state(alpha, pi, before, sampled, n, h, ids, n)
+        return {"alpha": alpha.reshape(n, 3, 3), "pi": pi.reshape(n, 3), "pi_before": before.reshape(n, 3),
+                "sampled_times": sampled}
+
+    def set_dps_state(self, ids, alpha, pi, pi_before, sampled_times):
+        """DPS: sets the state of each id (adding ids not yet tracked); shapes as
+        dps_state() returns them. Invalid values raise and change nothing."""
+        ids = _ids(ids, "ids")
+        n = ids.size
+        arrays = {}
+        for name, value, shape in (("alpha", alpha, (n, 3, 3)), ("pi", pi, (n, 3)), ("pi_before", pi_before, (n, 3))):
+            a = np.asarray(value)
+            if a.dtype.kind not in "fiu" or a.shape != shape:
+                raise InvalidArgumentError(f"{name} must be a real array of shape {shape}, got {a.dtype} {a.shape}")
+            arrays[name] = np.ascontiguousarray(a, dtype=np.float64).ravel()
+        sampled = _ids(sampled_times, "sampled_times")
+        _same_length(ids=ids, sampled_times=sampled)
+        with self._live() as h:
+            lib.promptsel_dps_set_state(h, ids, arrays["alpha"], arrays["pi"], arrays["pi_before"], sampled, n)
+
+    def dps_update_stats(self):
+        """DPS: how well the beliefs predicted the last update's observations, as the
+        authors' trainer logs them: accuracy of argmax(belief), precision, recall and
+        F1 of the partial state (NaN when undefined), the 3x3 confusion matrix
+        [observed][predicted] and the number observed."""
+        st = _native.DpsUpdateStats()
+        with self._live() as h:
+            lib.promptsel_dps_update_stats_get(ctypes.byref(st), h)
+        p, r = st.partial_precision, st.partial_recall
+        f1 = 2 * p * r / (p + r) if p + r > 0 else float("nan")
+        return {"observed": st.observed, "accuracy": st.accuracy, "partial_precision": p, "partial_recall": r,
+                "partial_f1": f1, "confusion": np.array(list(st.confusion), dtype=np.int64).reshape(3, 3)}
+
+    def dps_summary(self):
+        """DPS: statistics over every tracked prompt (O(prompts)): mean belief entropy,
+        mean P(partial), times-selected min / max / mean / std."""
+        st = _native.DpsSummary()
+        with self._live() as h:
+            lib.promptsel_dps_summary_get(ctypes.byref(st), h)
+        return {name: getattr(st, name) for name, _ in _native.DpsSummary._fields_}
 
     def __len__(self):
         n = ctypes.c_size_t()
@@ -617,6 +673,80 @@ class Selector:
         with _as_checkpoint_error(path):
             self.warm_start(np.array(ids, dtype=np.int64), successes, trials, weight)
         return len(ids)
+
+
+    # -- JSON interop with the reference implementation (DPS) --
+
+    def export_hmm_params(self, path_or_dir):
+        """Writes the DPS reference's checkpoint hmm_params.json (alphas, pis,
+        pis_before, num_states, sampled_times, prior_alpha) for every tracked id, each
+        brought to the current step, atomically. Returns the file path."""
+        path = _file_in(path_or_dir, HMM_PARAMS_FILE)
+        ids = self.ids()
+        st = self.dps_state(ids)
+        keys = [str(i) for i in ids.tolist()]
+        doc = {
+            "alphas": dict(zip(keys, st["alpha"].tolist())),
+            "pis": dict(zip(keys, st["pi"].tolist())),
+            "pis_before": dict(zip(keys, st["pi_before"].tolist())),
+            "num_states": 3,
+            "sampled_times": dict(zip(keys, st["sampled_times"].tolist())),
+            "prior_alpha": self._dps_prior_counts().tolist(),
+        }
+        _atomic_write(path, json.dumps(doc).encode())
+        return path
+
+    def import_hmm_params(self, path_or_dir):
+        """Sets DPS states from a reference hmm_params.json (ids not in the file keep
+        theirs). A bad file (NaN beliefs, as the reference writes after a `local`
+        prior meets a jump between unsolved and solved, wrong shapes, missing ids)
+        raises CheckpointError and changes nothing. A different prior_alpha than this
+        selector's is refused too: decay pulls counts towards the prior, so the
+        selector's config must match the run being migrated. Returns the ids read."""
+        path = _file_in(path_or_dir, HMM_PARAMS_FILE)
+        doc = _read_json_object(path)
+        missing = [k for k in ("alphas", "pis", "pis_before", "sampled_times") if not isinstance(doc.get(k), dict)]
+        if missing:
+            raise CheckpointError(f"{path}: missing or malformed {', '.join(missing)}")
+        if doc.get("num_states", 3) != 3:
+            raise CheckpointError(f"{path}: num_states is {doc['num_states']!r}; promptsel's DPS has 3 states")
+        if "prior_alpha" in doc:
+            theirs = np.asarray(doc["prior_alpha"], dtype=float)
+            if theirs.shape != (3, 3) or not np.array_equal(theirs, self._dps_prior_counts()):
+                raise CheckpointError(f"{path}: prior_alpha {doc['prior_alpha']!r} differs from this selector's "
+                                      f"{self._dps_prior_counts().tolist()}; create it with the run's hmm_prior_alpha")
+        keys = list(doc["alphas"])
+        for part in ("pis", "pis_before", "sampled_times"):
+            if set(doc[part]) != set(keys):
+                raise CheckpointError(f"{path}: {part} and alphas list different ids")
+        ids = np.array([_id_of_key(k, path) for k in keys], dtype=np.int64)
+        try:
+            alpha = np.array([doc["alphas"][k] for k in keys], dtype=float).reshape(len(keys), 3, 3)
+            pi = np.array([doc["pis"][k] for k in keys], dtype=float).reshape(len(keys), 3)
+            before = np.array([doc["pis_before"][k] for k in keys], dtype=float).reshape(len(keys), 3)
+            sampled = np.array([doc["sampled_times"][k] for k in keys])
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: malformed state arrays: {e}") from None
+        if sampled.size and sampled.dtype.kind not in "iu":
+            raise CheckpointError(f"{path}: sampled_times must be integers")
+        for name, a in (("alphas", alpha), ("pis", pi), ("pis_before", before)):
+            bad = ~np.isfinite(a).reshape(len(keys), -1).all(axis=1)
+            if bad.any():
+                raise CheckpointError(f"{path}: {name} of id {keys[int(np.argmax(bad))]} is not finite "
+                                      "(the reference's NaN after an impossible transition?)")
+        with _as_checkpoint_error(path):
+            self.set_dps_state(ids, alpha, pi, before, sampled.astype(np.int64))
+        return len(keys)
+
+    def _dps_prior_counts(self):
+        """The 3x3 prior transition counts of this DPS selector, as the reference
+        writes prior_alpha: read from the library (the state of an unseen id in a
+        fresh selector of the same prior), so the shapes live in one place."""
+        c = self.config
+        if c.method != "dps":
+            raise UnsupportedError("hmm_params.json belongs to the DPS method; this selector runs " + c.method)
+        with Selector("dps", prior_alpha=c.dps_prior_alpha, prior_pi=c.dps_prior_pi) as fresh:
+            return fresh.dps_state([0])["alpha"][0]
 
 
 @contextlib.contextmanager

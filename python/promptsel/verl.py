@@ -1,5 +1,6 @@
 """verl integration: `TaskSampler`, a drop-in for the MoPPS fork's `PosteriorSampler`
-(thu-rllab/MoPPS `recipe/ours/mopps.py`) in its `task_sampler` hook:
+(thu-rllab/MoPPS `recipe/ours/mopps.py`) and the DPS fork's `BayesianHMMSampler`
+(maoyixiu/DPS `recipe/dps/task_sampler.py`) in their `task_sampler` hook:
 
     sampler = TaskSampler(config)                              # or (config, 40315, init=..., init_dir=...)
     batch_dict, scores = sampler.sample_batch(batch_dict)      # right after the dataloader
@@ -10,7 +11,9 @@ Config keys read (OmegaConf DictConfig, nested dicts or attribute objects):
 `data.train_batch_size` (B), `actor_rollout_ref.rollout.n` (k), `data.seed`, and under
 `tasksampler.`: `method` ("mopps"), `seed`, `bandit_sample_strategy`,
 `bandit_target_mean`, `bandit_lower_bound`, `bandit_upper_bound`,
-`bandit_decay_ratio`, `bandit_no_update`, `bandit_init`, `bandit_init_dir`.
+`bandit_decay_ratio`, `bandit_no_update`, `bandit_init`, `bandit_init_dir`; with
+`tasksampler.method=dps`: `hmm_prior_alpha`, `hmm_prior_pi`, `hmm_sample_strategy`,
+`hmm_transition_decay_ratio`, `hmm_entropy_weight`, `hmm_no_update`.
 
 Differences from the reference, on purpose:
 - Rollouts per update are k_eff = n if n > 1 else 8, the reference README's
@@ -35,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InvalidArgumentError, PromptSelError, with_context
-from .selector import INDEX_SCORE_FILE, Selector
+from .selector import HMM_PARAMS_FILE, INDEX_SCORE_FILE, Selector
 
 #: The native checkpoint save() writes beside index_score.json.
 NATIVE_CHECKPOINT_FILE = "promptsel_state.bin"
@@ -85,10 +88,7 @@ def _mopps_selector(config, seed, prior):
 
 
 def _dps_selector(config, seed):
-    """DPS (maoyixiu/DPS `BayesianHMMSampler`), keys as in its our_trainer.yaml.
-    Still to do for DPS: its reference checkpoint hmm_params.json in save()/load()
-    (promptsel_dps_get_state/_set_state) and the trainer's prediction metrics
-    (promptsel_dps_update_stats_get). The native checkpoint already covers resume."""
+    """DPS (maoyixiu/DPS `BayesianHMMSampler`), keys as in its our_trainer.yaml."""
 
     def ts(key, default):
         return _get(config, "tasksampler." + key, default)
@@ -148,7 +148,8 @@ def _take(key, value, positions, pool):
 
 
 class TaskSampler:
-    """MoPPS prompt selection for the MoPPS fork's verl trainer (see the module doc).
+    """MoPPS or DPS prompt selection for the MoPPS / DPS forks' verl trainers (see the
+    module doc).
 
     Accepts the reference's signature
     `(args, total_num_samples, prior_alpha=1.0, prior_beta=1.0, init=False, init_dir=None)`,
@@ -210,26 +211,48 @@ class TaskSampler:
         self.selector.update(_to_numpy(batch_dict["index"]), _to_numpy(success_rate), self.rollouts)
         return None, None, None
 
+    def metrics(self):
+        """What the authors' trainers log for the sampler, as a flat dict. DPS: the
+        last update's argmax accuracy, partial-state precision / recall / F1 and
+        statistics over every prompt (O(prompts): call it at logging time, not per
+        step if the dataset is huge). MoPPS: the number of prompts tracked."""
+        if self.method != "dps":
+            return {"tasksample/prompts_tracked": len(self.selector)}
+        out = {f"tasksample_hmm/{k}": v for k, v in self.selector.dps_update_stats().items() if k != "confusion"}
+        out.update({f"tasksample_hmm/{k}": v for k, v in self.selector.dps_summary().items()})
+        return out
+
+    @property
+    def _reference_file(self):
+        return INDEX_SCORE_FILE if self.method == "mopps" else HMM_PARAMS_FILE
+
     def save(self, directory):
-        """Writes `directory/index_score.json` (the reference's format) and the native
-        checkpoint `directory/promptsel_state.bin`, each atomically."""
+        """Writes the reference's checkpoint (`index_score.json` for MoPPS,
+        `hmm_params.json` for DPS) and the native checkpoint
+        `directory/promptsel_state.bin`, each atomically."""
         os.makedirs(directory, exist_ok=True)
+        reference = os.path.join(directory, self._reference_file)
         if self.method == "mopps":
-            self.selector.export_index_score(os.path.join(directory, INDEX_SCORE_FILE))
+            self.selector.export_index_score(reference)
+        else:
+            self.selector.export_hmm_params(reference)
         self.selector.save(os.path.join(directory, NATIVE_CHECKPOINT_FILE))
 
     def load(self, directory):
         """Restores from `directory`: the native checkpoint when present (exact resume,
-        config and generator included), else a reference index_score.json (ids not in
-        it keep their state). Neither file: nothing happens, as in the reference.
-        A corrupt file raises CheckpointError."""
+        config and generator included), else the reference's file (index_score.json
+        or hmm_params.json; ids not in it keep their state). Neither file: nothing
+        happens, as in the reference. A corrupt file raises CheckpointError."""
         if not directory:
             return
         native = Path(directory, NATIVE_CHECKPOINT_FILE)
+        reference = Path(directory, self._reference_file)
         if native.is_file():
             self._restore_native(native)
-        elif Path(directory, INDEX_SCORE_FILE).is_file():
-            self.selector.import_index_score(os.path.join(directory, INDEX_SCORE_FILE))
+        elif reference.is_file() and self.method == "mopps":
+            self.selector.import_index_score(reference)
+        elif reference.is_file():
+            self.selector.import_hmm_params(reference)
 
     def _restore_native(self, path):
         before = self.selector.config

@@ -319,7 +319,7 @@ def test_state_dict_round_trip():
     assert _run(other, 3, first=3) == _run(sampler, 3, first=3)
 
 
-# ---- DPS: the mapping to the Selector (the rest of DPS is still to do) -------------
+# ---- DPS: the mapping to the Selector (more in test_dps.py) ------------------------
 
 
 def test_dps_method_maps_its_config_keys():
