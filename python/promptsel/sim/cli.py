@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             notes.append("matplotlib is not installed: plots skipped (pip install matplotlib to get them)")
         notes.insert(0, "wrote " + ", ".join(str(p) for p in paths))
-    notes.append(f"simulated in {results.wall_seconds:.1f}s")
+    notes.append(f"simulated in {results.wall_seconds:.2f}s")
     if not args.quiet:
         print()
         for note in notes:
