@@ -109,16 +109,46 @@ public struct DPSPromptState: Equatable, Sendable {
 /// So every read is a function of the last observation and the step count alone,
 /// equal to the eager rule's values up to rounding (tested to 1e-12), and the cost
 /// of a read is O(log gap) plus at most `settleSteps` exact steps per observation.
+/// One prompt's stored DPS state, packed (132 bytes, no SIMD padding) so that reading
+/// a candidate touches two or three adjacent cache lines.
+struct DPSRecord {
+    var a0, a1, a2, a3, a4, a5, a6, a7, a8: Double  // counts [to][from], row-major
+    var p0, p1, p2: Double  // pi
+    var b0, b1, b2: Double  // pi_before
+    var sampled: UInt32
+    /// Training step at which the stored state is valid.
+    var lastStep: UInt32
+    /// Unobserved steps still to be taken exactly before the counts count as settled.
+    var exactLeft: UInt32
+
+    init(_ s: DPSPromptState, sampled: UInt32, lastStep: UInt32, exactLeft: UInt32) {
+        let v = s.alpha.v
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8])
+        (p0, p1, p2) = (s.pi[0], s.pi[1], s.pi[2])
+        (b0, b1, b2) = (s.piBefore[0], s.piBefore[1], s.piBefore[2])
+        self.sampled = sampled
+        self.lastStep = lastStep
+        self.exactLeft = exactLeft
+    }
+
+    var state: DPSPromptState {
+        get {
+            var v = SIMD16<Double>.zero
+            (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]) = (a0, a1, a2, a3, a4, a5, a6, a7, a8)
+            return DPSPromptState(alpha: TransitionCounts(lanes: v), pi: SIMD3(p0, p1, p2), piBefore: SIMD3(b0, b1, b2))
+        }
+        set {
+            let v = newValue.alpha.v
+            (a0, a1, a2, a3, a4, a5, a6, a7, a8) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8])
+            (p0, p1, p2) = (newValue.pi[0], newValue.pi[1], newValue.pi[2])
+            (b0, b1, b2) = (newValue.piBefore[0], newValue.piBefore[1], newValue.piBefore[2])
+        }
+    }
+}
+
 final class DPSModel {
     var table = PromptTable()
-    var alpha: [SIMD16<Double>] = []
-    var pi: [SIMD3<Double>] = []
-    var piBefore: [SIMD3<Double>] = []
-    var sampledTimes: [UInt32] = []
-    /// Training step at which the stored state is valid.
-    var lastStep: [UInt32] = []
-    /// Unobserved steps still to be taken exactly before the counts count as settled.
-    var exactLeft: [UInt32] = []
+    var records: [DPSRecord] = []
     /// Training steps applied (update calls, not counting frozen ones).
     var step: UInt32 = 0
 
@@ -159,64 +189,50 @@ final class DPSModel {
 
     /// Bulk growth before inserting up to `extra` prompts (see `PromptTable.bulkCapacity`).
     func reserve(extra: Int) {
-        guard let cap = PromptTable.bulkCapacity(current: alpha.capacity, count: count, extra: extra) else { return }
+        guard let cap = PromptTable.bulkCapacity(current: records.capacity, count: count, extra: extra) else { return }
         table.reserveCapacity(cap)
-        alpha.reserveCapacity(cap)
-        pi.reserveCapacity(cap)
-        piBefore.reserveCapacity(cap)
-        sampledTimes.reserveCapacity(cap)
-        lastStep.reserveCapacity(cap)
-        exactLeft.reserveCapacity(cap)
+        records.reserveCapacity(cap)
     }
 
     var prior: DPSPromptState { DPSPromptState(alpha: alpha0, pi: pi0, piBefore: pi0) }
 
-    @inline(__always)
-    func indexOrInsert(_ id: Int64) -> Int {
-        let (i, inserted) = table.insert(id)
-        if inserted {
-            alpha.append(alpha0.v)
-            pi.append(pi0)
-            piBefore.append(pi0)
-            sampledTimes.append(0)
-            lastStep.append(step)
-            exactLeft.append(0)  // counts at the prior are settled already
+    /// Dense indices of `ids`, creating unseen ones at the prior. Counts at the prior
+    /// are settled already (no exact steps owed).
+    func resolve(_ ids: [Int64]) -> [Int] {
+        let before = count
+        let indices = table.resolve(ids, insert: true)
+        if count > before {
+            let fresh = DPSRecord(prior, sampled: 0, lastStep: step, exactLeft: 0)
+            records.append(contentsOf: repeatElement(fresh, count: count - before))
         }
-        return i
+        return indices
     }
 
-    func stored(_ i: Int) -> DPSPromptState {
-        DPSPromptState(alpha: TransitionCounts(lanes: alpha[i]), pi: pi[i], piBefore: piBefore[i])
-    }
-
-    func store(_ s: DPSPromptState, at i: Int, step t: UInt32) {
-        alpha[i] = s.alpha.v
-        pi[i] = s.pi
-        piBefore[i] = s.piBefore
-        lastStep[i] = t
-    }
-
-    /// State of dense index `i` at the current step (stores exact-phase progress).
+    /// Brings a record to the current step and returns its state. Exact-phase
+    /// progress is stored in the record; the settled phase never is (see above).
     @inline(__always)
-    func current(_ i: Int) -> DPSPromptState {
-        let m = Int(step &- lastStep[i])
-        var s = stored(i)
+    func advance(_ r: inout DPSRecord) -> DPSPromptState {
+        var s = r.state
+        let m = Int(step &- r.lastStep)
         guard m > 0 else { return s }
-        let exact = min(m, Int(exactLeft[i]))
+        let exact = min(m, Int(r.exactLeft))
         if exact > 0 {
             for _ in 0..<exact { s = unobservedStep(s) }
-            exactLeft[i] -= UInt32(exact)
+            r.exactLeft -= UInt32(exact)
             // λ^t·|α - α0| is now below double precision: snap to the prior.
-            if exactLeft[i] == 0 { s.alpha = alpha0 }
-            store(s, at: i, step: lastStep[i] + UInt32(exact))
+            if r.exactLeft == 0 { s.alpha = alpha0 }
+            r.state = s
+            r.lastStep &+= UInt32(exact)
         }
         return advanceSettled(s, by: m - exact)
     }
 
-    /// State of `id` at the current step; the prior for unseen ids.
-    func current(id: Int64) -> DPSPromptState {
-        guard let i = table.index(of: id) else { return prior }
-        return current(i)
+    /// States of `ids` at the current step; the prior for unseen ids.
+    func current(_ ids: [Int64]) -> [DPSPromptState] {
+        let indices = table.resolve(ids, insert: false)
+        return records.withUnsafeMutableBufferPointer { rec in
+            indices.map { $0 < 0 ? prior : advance(&rec[$0]) }
+        }
     }
 
     /// One unobserved step, exactly as the reference: decay the counts towards the
@@ -229,14 +245,20 @@ final class DPSModel {
 
     static let identity = TransitionCounts([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
 
-    /// `m` unobserved steps of a prompt whose counts no longer move (phase 2).
+    /// `m` unobserved steps of a prompt whose counts no longer move (phase 2): P is
+    /// constant, so a few steps are matrix-vector products and longer gaps P^(m-1)
+    /// by squaring, then one step.
     func advanceSettled(_ start: DPSPromptState, by m: Int) -> DPSPromptState {
         var s = start
-        if m <= 16 {
-            for _ in 0..<m { s = unobservedStep(s) }
+        guard m > 0 else { return s }
+        let p = s.alpha.expected
+        if m <= 6 {
+            for _ in 0..<m {
+                s.piBefore = s.pi
+                s.pi = normalized(normalized(p.times(s.pi)))
+            }
             return s
         }
-        let p = s.alpha.expected
         var power = p
         var q = DPSModel.identity
         var e = m - 1
@@ -280,15 +302,18 @@ final class DPSModel {
     func update(ids: [Int64], rates: [Double]) {
         var stats = DPSUpdateStats()
         let next = step &+ 1
-        for (j, id) in ids.enumerated() {
-            let i = indexOrInsert(id)
-            let observed = SolvingState(successRate: rates[j])
-            // Observed earlier in this same call: its stored state is already at `next`.
-            let s = lastStep[i] == next ? stored(i) : current(i)
-            stats.record(predicted: s.pi, observed: observed)
-            store(observedStep(s, observed), at: i, step: next)
-            exactLeft[i] = UInt32(settleSteps)
-            sampledTimes[i] &+= 1
+        let indices = resolve(ids)
+        records.withUnsafeMutableBufferPointer { rec in
+            for (j, i) in indices.enumerated() {
+                let observed = SolvingState(successRate: rates[j])
+                // Observed earlier in this same call: its record is already at `next`.
+                let s = rec[i].lastStep == next ? rec[i].state : advance(&rec[i])
+                stats.record(predicted: s.pi, observed: observed)
+                rec[i].state = observedStep(s, observed)
+                rec[i].lastStep = next
+                rec[i].exactLeft = UInt32(settleSteps)
+                rec[i].sampled &+= 1
+            }
         }
         step = next
         lastUpdate = stats
@@ -297,11 +322,8 @@ final class DPSModel {
     /// Replaces the state of each id (imports a reference `hmm_params.json`).
     func set(ids: [Int64], states: [DPSPromptState], sampled: [UInt32]) {
         reserve(extra: ids.count)
-        for (j, id) in ids.enumerated() {
-            let i = indexOrInsert(id)
-            store(states[j], at: i, step: step)
-            exactLeft[i] = UInt32(settleSteps)
-            sampledTimes[i] = sampled[j]
+        for (j, i) in resolve(ids).enumerated() {
+            records[i] = DPSRecord(states[j], sampled: sampled[j], lastStep: step, exactLeft: UInt32(settleSteps))
         }
     }
 
@@ -314,10 +336,10 @@ final class DPSModel {
         var entropy = 0.0, partial = 0.0, mean = 0.0, m2 = 0.0
         var lo = UInt32.max, hi: UInt32 = 0
         for i in 0..<count {
-            let p = current(i).pi
+            let p = advance(&records[i]).pi
             entropy += DPSModel.entropy(p)
             partial += p[1]
-            let t = sampledTimes[i]
+            let t = records[i].sampled
             lo = min(lo, t); hi = max(hi, t)
             // Welford: a stable standard deviation in one pass.
             let x = Double(t), d = x - mean
@@ -341,8 +363,7 @@ final class DPSModel {
     }
 
     var allocatedBytes: Int {
-        table.allocatedBytes + alpha.capacity * 128 + pi.capacity * 32 + piBefore.capacity * 32
-            + sampledTimes.capacity * 4 + lastStep.capacity * 4 + exactLeft.capacity * 4
+        table.allocatedBytes + records.capacity * MemoryLayout<DPSRecord>.stride
     }
 }
 

@@ -2,12 +2,12 @@
 /// prompt's success rate, discounted towards the prior at update time, and
 /// Thompson sampling to choose prompts.
 ///
-/// State is three flat arrays indexed by the dense prompt index: 24 bytes per
-/// prompt plus the id table.
+/// Per prompt: (alpha, beta) side by side (16 bytes, one cache line holds four
+/// prompts) plus its id and slot in the table.
 final class MoPPSModel {
     var table = PromptTable()
-    var alpha: [Double] = []
-    var beta: [Double] = []
+    /// (alpha, beta) of dense index i.
+    var posteriors: [SIMD2<Double>] = []
     let alpha0: Double
     let beta0: Double
 
@@ -17,26 +17,34 @@ final class MoPPSModel {
     }
 
     var count: Int { table.count }
+    var prior: SIMD2<Double> { SIMD2(alpha0, beta0) }
 
-    /// Dense index of `id`, created at the prior on first sight.
-    @inline(__always)
-    func indexOrInsert(_ id: Int64) -> Int {
-        let (i, inserted) = table.insert(id)
-        if inserted {
-            alpha.append(alpha0)
-            beta.append(beta0)
-        }
-        return i
+    /// Bulk growth before inserting up to `extra` prompts (see `PromptTable.bulkCapacity`).
+    func reserve(extra: Int) {
+        guard let cap = PromptTable.bulkCapacity(current: posteriors.capacity, count: count, extra: extra) else { return }
+        table.reserveCapacity(cap)
+        posteriors.reserveCapacity(cap)
+    }
+
+    /// Dense indices of `ids`, creating unseen ones at the prior.
+    func resolve(_ ids: [Int64]) -> [Int] {
+        let before = count
+        let indices = table.resolve(ids, insert: true)
+        if count > before { posteriors.append(contentsOf: repeatElement(prior, count: count - before)) }
+        return indices
     }
 
     /// One Thompson draw r ~ Beta(alpha, beta) per candidate, creating unseen ids.
     func draw(_ candidates: [Int64], _ rng: inout Xoshiro256StarStar) -> [Double] {
         // A pool larger than everything known is a bulk load: grow once.
         if candidates.count > count { reserve(extra: candidates.count) }
+        let indices = resolve(candidates)
         var r = [Double](repeating: 0, count: candidates.count)
-        for (p, id) in candidates.enumerated() {
-            let i = indexOrInsert(id)
-            r[p] = BetaSampler.beta(alpha[i], beta[i], &rng)
+        posteriors.withUnsafeBufferPointer { post in
+            for (p, i) in indices.enumerated() {
+                let ab = post[i]
+                r[p] = BetaSampler.beta(ab[0], ab[1], &rng)
+            }
         }
         return r
     }
@@ -44,38 +52,26 @@ final class MoPPSModel {
     /// alpha <- l*alpha + (1-l)*alpha0 + s*k, beta <- l*beta + (1-l)*beta0 + (1-s)*k.
     /// Inputs are already validated; duplicates apply in order.
     func update(ids: [Int64], rates: [Double], rollouts: [Int32], decay: Double) {
-        for (j, id) in ids.enumerated() {
-            let i = indexOrInsert(id)
-            let s = rates[j]
-            let k = Double(rollouts[j])
-            alpha[i] = decay * alpha[i] + (1 - decay) * alpha0 + s * k
-            beta[i] = decay * beta[i] + (1 - decay) * beta0 + (1 - s) * k
+        let indices = resolve(ids)
+        let pull = prior * (1 - decay)
+        posteriors.withUnsafeMutableBufferPointer { post in
+            for (j, i) in indices.enumerated() {
+                let k = Double(rollouts[j])
+                post[i] = post[i] * decay + pull + SIMD2(rates[j] * k, (1 - rates[j]) * k)
+            }
         }
     }
 
-    /// Posterior of `id`, or the prior for an id never seen.
-    func posterior(_ id: Int64) -> (alpha: Double, beta: Double) {
-        guard let i = table.index(of: id) else { return (alpha0, beta0) }
-        return (alpha[i], beta[i])
-    }
-
-    /// Bulk growth before inserting up to `extra` prompts (see `PromptTable.bulkCapacity`).
-    func reserve(extra: Int) {
-        guard let cap = PromptTable.bulkCapacity(current: alpha.capacity, count: count, extra: extra) else { return }
-        table.reserveCapacity(cap)
-        alpha.reserveCapacity(cap)
-        beta.reserveCapacity(cap)
+    /// Posterior of each id, or the prior for ids never seen.
+    func posterior(_ ids: [Int64]) -> [SIMD2<Double>] {
+        table.resolve(ids, insert: false).map { $0 < 0 ? prior : posteriors[$0] }
     }
 
     /// Sets (or adds) the posterior of each id; values already validated.
     func set(ids: [Int64], alpha a: [Double], beta b: [Double]) {
         reserve(extra: ids.count)
-        for (j, id) in ids.enumerated() {
-            let i = indexOrInsert(id)
-            alpha[i] = a[j]
-            beta[i] = b[j]
-        }
+        for (j, i) in resolve(ids).enumerated() { posteriors[i] = SIMD2(a[j], b[j]) }
     }
 
-    var allocatedBytes: Int { table.allocatedBytes + alpha.capacity * 8 + beta.capacity * 8 }
+    var allocatedBytes: Int { table.allocatedBytes + posteriors.capacity * 16 }
 }

@@ -3,18 +3,16 @@ extension PromptSelector {
     /// Belief over (unsolved, partial, solved) at the next step, per id; the prior
     /// belief for unseen ids.
     public func stateProbs(_ ids: [Int64]) throws(PromptSelError) -> [SIMD3<Double>] {
-        let m = try dpsModel("state_probs")
-        return ids.map { m.current(id: $0).pi }
+        try dpsModel("state_probs").current(ids).map(\.pi)
     }
 
     /// Full state of each id at the current step (the prior for unseen ids), with its
     /// times-selected count.
     public func dpsStates(_ ids: [Int64]) throws(PromptSelError) -> [(state: DPSPromptState, sampled: UInt32)] {
         let m = try dpsModel("dps_get_state")
-        return ids.map { id in
-            guard let i = m.table.index(of: id) else { return (m.prior, 0) }
-            return (m.current(i), m.sampledTimes[i])
-        }
+        let states = m.current(ids)
+        let indices = m.table.resolve(ids, insert: false)
+        return zip(states, indices).map { ($0, $1 < 0 ? 0 : m.records[$1].sampled) }
     }
 
     /// Sets the state of each id (imports the reference's `hmm_params.json`). Counts

@@ -94,9 +94,12 @@ public final class PromptSelector {
             }
             if candidates.count > m.count { m.reserve(extra: candidates.count) }
             let w = config.strategy == .topkEntropy ? config.dpsEntropyWeight : 0
-            let score = candidates.map { id -> Double in
-                let p = m.current(m.indexOrInsert(id)).pi
-                return w == 0 ? p[1] : p[1] + w * DPSModel.entropy(p)
+            let indices = m.resolve(candidates)
+            let score = m.records.withUnsafeMutableBufferPointer { rec in
+                indices.map { i -> Double in
+                    let p = m.advance(&rec[i]).pi
+                    return w == 0 ? p[1] : p[1] + w * DPSModel.entropy(p)
+                }
             }
             let chosen: [Int]
             if config.strategy == .uniform {
@@ -153,19 +156,18 @@ public final class PromptSelector {
     public func predict(_ ids: [Int64]) -> [Double] {
         switch model {
         case .mopps(let m):
-            return ids.map { let p = m.posterior($0); return p.alpha / (p.alpha + p.beta) }
+            return m.posterior(ids).map { $0[0] / ($0[0] + $0[1]) }
         case .dps(let m):
             // Expected success rate with state values 0, 1/2, 1: the partial state's
             // rates are spread over (0, 1) and their mean is 1/2 for a symmetric spread.
-            return ids.map { let p = m.current(id: $0).pi; return 0.5 * p[1] + p[2] }
+            return m.current(ids).map { 0.5 * $0.pi[1] + $0.pi[2] }
         }
     }
 
     /// MoPPS posterior parameters of each id.
     public func posterior(_ ids: [Int64]) throws(PromptSelError) -> (alpha: [Double], beta: [Double]) {
-        let m = try moppsModel("posterior")
-        let p = ids.map { m.posterior($0) }
-        return (p.map(\.alpha), p.map(\.beta))
+        let p = try moppsModel("posterior").posterior(ids)
+        return (p.map { $0[0] }, p.map { $0[1] })
     }
 
     // MARK: - Importing state

@@ -67,11 +67,43 @@ public struct PromptTable: Sendable {
         return max(need, current + current / 2)
     }
 
+    /// Dense indices of a whole pool at once, inserting unknown ids when `insert` is
+    /// true (else -1 for them). Equivalent to calling `insert`/`index(of:)` in order,
+    /// but arranged in passes whose loads do not depend on each other (first probe
+    /// slots of every id, then their ids), so that with a table much larger than the
+    /// caches the misses of different candidates overlap instead of queueing.
+    public mutating func resolve(_ pool: [Int64], insert: Bool) -> [Int] {
+        let n = pool.count
+        var out = [Int](repeating: -1, count: n)
+        if insert, (ids.count + n) * 4 > slots.count * 3 {
+            rehash(PromptTable.capacity(for: ids.count + n))
+        }
+        guard mask >= 0 else { return out }
+        slots.withUnsafeBufferPointer { slots in
+            ids.withUnsafeBufferPointer { known in
+                var first = [Int32](repeating: -1, count: n)
+                for i in 0..<n { first[i] = slots[PromptTable.hash(pool[i]) & mask] }
+                for i in 0..<n where first[i] >= 0 && known[Int(first[i])] == pool[i] { out[i] = Int(first[i]) }
+            }
+        }
+        // Collisions and new ids: the ordinary probe, in pool order.
+        for i in 0..<n where out[i] < 0 {
+            if insert { out[i] = self.insert(pool[i]).index } else { out[i] = index(of: pool[i]) ?? -1 }
+        }
+        return out
+    }
+
+    /// Smallest power-of-two slot count keeping the load at most 3/4 for `n` ids.
+    static func capacity(for n: Int) -> Int {
+        var capacity = 16
+        while capacity * 3 < n * 4 { capacity *= 2 }
+        return capacity
+    }
+
     /// Reserves room for `n` prompts in total, so that bulk loads rehash once.
     public mutating func reserveCapacity(_ n: Int) {
         ids.reserveCapacity(n)
-        var capacity = 16
-        while capacity * 3 < n * 4 { capacity *= 2 }
+        let capacity = PromptTable.capacity(for: n)
         if capacity > slots.count { rehash(capacity) }
     }
 

@@ -5,36 +5,49 @@ public enum SelectionRules {
     /// O(n log k) with a bounded max-heap: at B^ = 65536, B = 4096 this is about
     /// 5x less work than sorting every candidate.
     public static func smallest(_ k: Int, keys: [Double], tiebreak: [UInt64]? = nil) -> [Int] {
-        let n = keys.count
+        keys.withUnsafeBufferPointer { key in
+            if let tiebreak {
+                return tiebreak.withUnsafeBufferPointer { tb in
+                    heapSelect(k, key.count) { a, b in
+                        key[a] != key[b] ? key[a] < key[b] : (tb[a] != tb[b] ? tb[a] < tb[b] : a < b)
+                    }
+                }
+            }
+            return heapSelect(k, key.count) { a, b in key[a] != key[b] ? key[a] < key[b] : a < b }
+        }
+    }
+
+    /// The `k` smallest of `0..<n` under the strict total order `less`, sorted.
+    @inline(__always)
+    static func heapSelect(_ k: Int, _ n: Int, _ less: (Int, Int) -> Bool) -> [Int] {
         let k = min(max(k, 0), n)
         guard k > 0 else { return [] }
-        @inline(__always) func less(_ a: Int, _ b: Int) -> Bool {
-            if keys[a] != keys[b] { return keys[a] < keys[b] }
-            if let tiebreak, tiebreak[a] != tiebreak[b] { return tiebreak[a] < tiebreak[b] }
-            return a < b
-        }
         var heap = Array(0..<k)
-        // Max-heap: the root is the worst of the k best so far.
-        func siftDown(_ start: Int) {
-            var i = start
-            while true {
-                let l = 2 * i + 1
-                if l >= k { return }
-                var m = l
-                if l + 1 < k && less(heap[m], heap[l + 1]) { m = l + 1 }
-                if !less(heap[i], heap[m]) { return }
-                heap.swapAt(i, m)
-                i = m
+        heap.withUnsafeMutableBufferPointer { h in
+            // Max-heap: the root is the worst of the k best so far.
+            @inline(__always) func siftDown(_ start: Int) {
+                var i = start
+                let item = h[i]
+                while true {
+                    let l = 2 * i + 1
+                    if l >= k { break }
+                    var m = l
+                    if l + 1 < k && less(h[l], h[l + 1]) { m = l + 1 }
+                    if !less(item, h[m]) { break }
+                    h[i] = h[m]
+                    i = m
+                }
+                h[i] = item
             }
-        }
-        for i in stride(from: k / 2 - 1, through: 0, by: -1) { siftDown(i) }
-        if k < n {
-            for p in k..<n where less(p, heap[0]) {
-                heap[0] = p
-                siftDown(0)
+            for i in stride(from: k / 2 - 1, through: 0, by: -1) { siftDown(i) }
+            if k < n {
+                for p in k..<n where less(p, h[0]) {
+                    h[0] = p
+                    siftDown(0)
+                }
             }
+            h.sort(by: less)
         }
-        heap.sort(by: less)
         return heap
     }
 

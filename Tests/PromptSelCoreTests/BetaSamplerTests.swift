@@ -51,6 +51,21 @@ struct BetaSamplerTests {
         #expect(xs.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 
+    @Test("the ziggurat normal: goodness of fit, moments and the tail beyond r")
+    func normal() {
+        var rng = Xoshiro256StarStar(seed: 3)
+        let xs = (0..<200_000).map { _ in BetaSampler.normal(&rng) }
+        #expect(ksDistance(Array(xs.prefix(20000)), { 0.5 * (1 + erf($0 / 2.0.squareRoot())) }) < ksLimit)
+        let mean = xs.reduce(0, +) / Double(xs.count)
+        let variance = xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(xs.count - 1)
+        #expect(abs(mean) < 5 / Double(xs.count).squareRoot())
+        #expect(abs(variance - 1) < 0.02)
+        // P(|X| > 3.4426) = 5.76e-4: about 115 of 200k, from the tail method.
+        let tail = xs.filter { abs($0) > 3.442619855899 }.count
+        #expect(tail > 70 && tail < 170)
+        #expect(xs.filter { abs($0) > 2 }.count > 8700 && xs.filter { abs($0) > 2 }.count < 9500)  // 4.55%
+    }
+
     @Test("goodness of fit: Beta(2, 5) against its exact CDF")
     func ksInteger() {
         #expect(ksDistance(sample(2, 5), { betaCDFInteger($0, 2, 5) }) < ksLimit)

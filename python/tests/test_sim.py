@@ -270,12 +270,15 @@ def test_ds_counts_every_generated_rollout_and_respects_the_cap(monkeypatch):
 
 
 def test_mopps_spends_more_rollouts_on_informative_prompts_than_uniform():
+    # 80 steps: the posteriors need a few visits per prompt before they rank well
+    # (at 40 steps the mean Spearman over steps is 0.1-0.25 depending on the seed,
+    # at 80 it is 0.35-0.5 for seeds 0-4).
     for seed in (0, 1):
-        r = sim.run(SimConfig(workload="math", steps=40, seed=seed), "uniform,mopps")
+        r = sim.run(SimConfig(workload="math", steps=80, seed=seed), "uniform,mopps")
         u, m = r.summaries["uniform"], r.summaries["mopps"]
         assert m.informative_frac > u.informative_frac + 0.08, (seed, m.informative_frac, u.informative_frac)
-        assert m.rollouts == u.rollouts == 40 * 64 * 8
-        assert m.spearman > 0.1                      # its predictions rank the outcomes
+        assert m.rollouts == u.rollouts == 80 * 64 * 8
+        assert m.spearman > 0.2, (seed, m.spearman)  # its predictions rank the outcomes
         assert math.isnan(u.spearman)                # uniform predicts nothing
 
 

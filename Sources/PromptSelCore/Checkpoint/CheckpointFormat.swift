@@ -30,20 +30,23 @@ extension PromptSelector {
         case .mopps(let m):
             w.u64(UInt64(m.count))
             w.i64s(m.table.ids)
-            w.f64s(m.alpha)
-            w.f64s(m.beta)
+            for p in m.posteriors { w.f64(p[0]) }
+            for p in m.posteriors { w.f64(p[1]) }
         case .dps(let m):
             w.u32(m.step)
             w.u64(m.lastUpdate.observed)
             for c in m.lastUpdate.confusion { w.u64(c) }
             w.u64(UInt64(m.count))
             w.i64s(m.table.ids)
-            for a in m.alpha { for k in 0..<9 { w.f64(a[k]) } }
-            for p in m.pi { w.f64(p[0]); w.f64(p[1]); w.f64(p[2]) }
-            for p in m.piBefore { w.f64(p[0]); w.f64(p[1]); w.f64(p[2]) }
-            for t in m.sampledTimes { w.u32(t) }
-            for t in m.lastStep { w.u32(t) }
-            for t in m.exactLeft { w.u32(t) }
+            for r in m.records {
+                w.f64(r.a0); w.f64(r.a1); w.f64(r.a2); w.f64(r.a3); w.f64(r.a4)
+                w.f64(r.a5); w.f64(r.a6); w.f64(r.a7); w.f64(r.a8)
+            }
+            for r in m.records { w.f64(r.p0); w.f64(r.p1); w.f64(r.p2) }
+            for r in m.records { w.f64(r.b0); w.f64(r.b1); w.f64(r.b2) }
+            for r in m.records { w.u32(r.sampled) }
+            for r in m.records { w.u32(r.lastStep) }
+            for r in m.records { w.u32(r.exactLeft) }
         }
         w.patchU64(UInt64(w.bytes.count - PromptSelector.headerSize), at: 16)
         w.u32(CRC32.checksum(w.bytes))
@@ -104,13 +107,10 @@ extension PromptSelector {
                 throw .corrupt("checkpoint holds an invalid posterior (\(a[i]), \(b[i])) for id \(ids[i])")
             }
             m.table.reserveCapacity(n)
-            m.alpha.reserveCapacity(n)
-            m.beta.reserveCapacity(n)
             for id in ids {
                 guard m.table.insert(id).inserted else { throw .corrupt("checkpoint lists id \(id) twice") }
             }
-            m.alpha = a
-            m.beta = b
+            m.posteriors = (0..<n).map { SIMD2(a[$0], b[$0]) }
         case .dps(let m):
             m.step = try r.u32("DPS step")
             m.lastUpdate.observed = try r.u64()
@@ -143,12 +143,7 @@ extension PromptSelector {
             for id in ids {
                 guard m.table.insert(id).inserted else { throw .corrupt("checkpoint lists id \(id) twice") }
             }
-            m.alpha = states.map(\.alpha.v)
-            m.pi = states.map(\.pi)
-            m.piBefore = states.map(\.piBefore)
-            m.sampledTimes = sampled
-            m.lastStep = last
-            m.exactLeft = exact
+            m.records = (0..<n).map { DPSRecord(states[$0], sampled: sampled[$0], lastStep: last[$0], exactLeft: exact[$0]) }
         }
         guard r.remaining == 0 else { throw .corrupt("checkpoint has \(r.remaining) unexpected bytes at the end") }
         return selector

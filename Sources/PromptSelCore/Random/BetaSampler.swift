@@ -12,15 +12,29 @@ import Darwin
 /// space, because X and Y then underflow to 0 for small shapes (a = 0.01 gives
 /// values like 1e-300) and X / (X + Y) would be 0 / 0.
 public enum BetaSampler {
-    /// Standard normal by Marsaglia's polar method. The second variate of the pair
-    /// is discarded so the generator stays the only state to checkpoint.
+    /// Standard normal by the ziggurat method (Marsaglia & Tsang 2000, 128 layers):
+    /// one 64-bit draw, a table compare and a multiply 98.8% of the time, no
+    /// logarithm. The layer comes from the low 7 bits and the value from the top 56,
+    /// so the two are independent (the original reused bits for both).
     @inline(__always)
     static func normal(_ rng: inout Xoshiro256StarStar) -> Double {
+        let z = Ziggurat.tables
         while true {
-            let u = 2 * rng.nextUnit() - 1
-            let v = 2 * rng.nextUnit() - 1
-            let s = u * u + v * v
-            if s > 0 && s < 1 { return u * (-2 * log(s) / s).squareRoot() }
+            let u = rng.next()
+            let layer = Int(u & 127)
+            let hz = Int64(bitPattern: u) >> 8
+            if hz.magnitude < z.k[layer] { return Double(hz) * z.w[layer] }
+            let x = Double(hz) * z.w[layer]
+            if layer == 0 {
+                // The tail beyond r, by Marsaglia's exponential method.
+                var t: Double, y: Double
+                repeat {
+                    t = -log(rng.nextOpenUnit()) / Ziggurat.r
+                    y = -log(rng.nextOpenUnit())
+                } while y + y < t * t
+                return hz > 0 ? Ziggurat.r + t : -Ziggurat.r - t
+            }
+            if z.f[layer] + rng.nextUnit() * (z.f[layer - 1] - z.f[layer]) < exp(-0.5 * x * x) { return x }
         }
     }
 
@@ -73,4 +87,38 @@ public enum BetaSampler {
         if d.isNaN { return rng.nextUnit() * (a + b) < a ? 1 : 0 }
         return 1 / (1 + exp(d))
     }
+}
+
+/// Tables of the 128-layer normal ziggurat, for 56-bit signed uniforms.
+struct Ziggurat: Sendable {
+    static let r = 3.442619855899
+    static let area = 9.91256303526217e-3
+    static let scale = 0x1p55
+
+    /// k: acceptance thresholds; w: layer widths per unit; f: density at layer edges.
+    let k: [UInt64]
+    let w: [Double]
+    let f: [Double]
+
+    static let tables: Ziggurat = {
+        var k = [UInt64](repeating: 0, count: 128)
+        var w = [Double](repeating: 0, count: 128)
+        var f = [Double](repeating: 0, count: 128)
+        var d = r, t = r
+        let q = area / exp(-0.5 * d * d)
+        k[0] = UInt64((d / q) * scale)
+        k[1] = 0
+        w[0] = q / scale
+        w[127] = d / scale
+        f[0] = 1
+        f[127] = exp(-0.5 * d * d)
+        for i in stride(from: 126, through: 1, by: -1) {
+            d = (-2 * log(area / d + exp(-0.5 * d * d))).squareRoot()
+            k[i + 1] = UInt64((d / t) * scale)
+            t = d
+            f[i] = exp(-0.5 * d * d)
+            w[i] = d / scale
+        }
+        return Ziggurat(k: k, w: w, f: f)
+    }()
 }
