@@ -58,10 +58,7 @@ public func promptsel_dps_get_state(_ out_alpha: UnsafeMutablePointer<Double>?,
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
         let idList = try Arg.array(ids, n, "ids")
-        let cap = try Arg.count(out_cap, "out_cap")
-        guard cap >= idList.count else {
-            throw PromptSelError(.bufferTooSmall, "outputs have room for \(cap) prompts but \(idList.count) are needed")
-        }
+        try Arg.capacity(out_cap, needed: idList.count)
         let states = try handle.withLock { s throws(PromptSelError) in try s.dpsStates(idList) }
         out_alpha?.store(states.flatMap { st in (0..<9).map { st.state.alpha.v[$0] } })
         out_pi?.store(states.flatMap { [$0.state.pi[0], $0.state.pi[1], $0.state.pi[2]] })

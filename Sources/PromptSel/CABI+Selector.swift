@@ -125,10 +125,7 @@ public func promptsel_selector_posterior(_ out_alpha: UnsafeMutablePointer<Doubl
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
         let idList = try Arg.array(ids, n, "ids")
-        let cap = try Arg.count(out_cap, "out_cap")
-        guard cap >= idList.count else {
-            throw PromptSelError(.bufferTooSmall, "outputs have capacity \(cap) but \(idList.count) values are needed")
-        }
+        try Arg.capacity(out_cap, needed: idList.count)
         let p = try handle.withLock { s throws(PromptSelError) in try s.posterior(idList) }
         out_alpha?.store(p.alpha)
         out_beta?.store(p.beta)

@@ -37,6 +37,15 @@ enum Arg {
         return p
     }
 
+    /// Checks that outputs sharing one capacity `cap` (any of them may be NULL) can
+    /// hold `needed` elements.
+    static func capacity(_ cap: Int, needed: Int) throws(PromptSelError) {
+        let cap = try count(cap, "out_cap")
+        guard cap >= needed else {
+            throw PromptSelError(.bufferTooSmall, "outputs have capacity \(cap) but \(needed) are needed")
+        }
+    }
+
     static func string(_ p: UnsafePointer<CChar>?, _ name: String) throws(PromptSelError) -> String {
         guard let p else { throw PromptSelError(.invalidArgument, "\(name) is NULL") }
         let s = String(cString: p)

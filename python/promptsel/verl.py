@@ -70,10 +70,12 @@ def effective_rollouts(n):
     return n if n > 1 else 8
 
 
-def _mopps_selector(config, seed, prior):
-    def ts(key, default):
-        return _get(config, "tasksampler." + key, default)
+def _tasksampler(config, key, default):
+    return _get(config, "tasksampler." + key, default)
 
+
+def _mopps_selector(config, seed, prior):
+    ts = functools.partial(_tasksampler, config)
     return Selector(
         "mopps",
         seed=seed,
@@ -89,10 +91,7 @@ def _mopps_selector(config, seed, prior):
 
 def _dps_selector(config, seed):
     """DPS (maoyixiu/DPS `BayesianHMMSampler`), keys as in its our_trainer.yaml."""
-
-    def ts(key, default):
-        return _get(config, "tasksampler." + key, default)
-
+    ts = functools.partial(_tasksampler, config)
     return Selector(
         "dps",
         seed=seed,
