@@ -4,6 +4,7 @@
  * drawn from a dataset of 512, the MoPPS selector picks 8, "rollouts" of a fake
  * policy give their success rates, and the selector is updated. Then it saves a
  * checkpoint, restores it into a second handle and checks both choose the same.
+ * Last, the same loop with the DPS method.
  *
  * Build: cc -std=c99 -Iinclude examples/c/basic.c -L.build/release -lpromptsel
  */
@@ -35,6 +36,44 @@ static double rollout(int64_t id, unsigned *state) {
         if ((double)((*state >> 8) & 0xFFFF) / 65536.0 < (double)id / DATASET) successes++;
     }
     return (double)successes / ROLLOUTS;
+}
+
+/* The same loop with DPS: switching methods is a config change. DPS predicts each
+ * prompt's solving state (unsolved / partial / solved) and picks likely-partial ones. */
+static int run_dps(void) {
+    promptsel_config cfg;
+    promptsel_selector *sel = NULL;
+    promptsel_dps_update_stats stats;
+    int64_t pool[POOL], positions[BATCH], ids[BATCH];
+    double scores[BATCH], rates[BATCH], beliefs[3 * BATCH];
+    int32_t rollouts[BATCH];
+    size_t count = 0, i;
+    unsigned rng = 11u;
+    int step;
+
+    check(promptsel_config_init(&cfg, PROMPTSEL_METHOD_DPS), "config_init dps");
+    cfg.seed = 42;
+    cfg.dps_prior_shape = PROMPTSEL_DPS_PRIOR_PROGRESS;
+    cfg.dps_transition_decay = 0.7;
+    check(promptsel_selector_create(&sel, &cfg), "create dps");
+    for (step = 0; step < 5; step++) {
+        for (i = 0; i < POOL; i++) pool[i] = (int64_t)((step * 31 + i * 7) % DATASET);
+        check(promptsel_selector_select(positions, scores, BATCH, &count, sel, pool, POOL, BATCH), "select dps");
+        for (i = 0; i < count; i++) {
+            ids[i] = pool[positions[i]];
+            rates[i] = rollout(ids[i], &rng);
+            rollouts[i] = ROLLOUTS;
+        }
+        check(promptsel_selector_update(sel, ids, rates, rollouts, count), "update dps");
+    }
+    check(promptsel_selector_state_probs(beliefs, 3 * BATCH, sel, ids, count), "state_probs");
+    check(promptsel_dps_update_stats_get(&stats, sel), "update stats");
+    printf("dps: prompt %lld next-step belief (unsolved %.2f, partial %.2f, solved %.2f); "
+           "last step argmax accuracy %.2f over %llu\n",
+           (long long)ids[0], beliefs[0], beliefs[1], beliefs[2], stats.accuracy,
+           (unsigned long long)stats.observed);
+    promptsel_selector_free(sel);
+    return 0;
 }
 
 int main(void) {
@@ -99,5 +138,5 @@ int main(void) {
     promptsel_selector_free(copy);
     promptsel_selector_free(sel);
     remove(path);
-    return 0;
+    return run_dps();
 }
