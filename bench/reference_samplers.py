@@ -1,8 +1,8 @@
 """Python baselines with the BEHAVIOUR of the reference samplers, for timing only.
 
 Written from the description in /work/shared/reference/mopps_reference.md
-(sections 1.2-1.3 for MoPPS `PosteriorSampler`, 4.1 for DPS `BayesianHMMSampler`),
-not copied from the authors' code. What is kept on purpose, because it is what the
+(sections 1.2-1.4 and 2.4 for MoPPS `PosteriorSampler`, 4.1 for DPS
+`BayesianHMMSampler`), not copied from the authors' code. What is kept on purpose, because it is what the
 reference pays for:
 
 * state in Python dicts keyed by ``str(index)``, one entry per prompt, created
@@ -18,11 +18,22 @@ reference pays for:
   soft-count update with lr=1, every other one the same update with lr=0 plus a
   one-step belief propagation).
 
-Deliberately generous to the reference: there is no torch here. The reference
-keeps success rates and (after the first update) MoPPS posteriors as 0-d torch
-tensors and returns torch tensors; torch scalar arithmetic costs several times a
-numpy float64 operation, so the real reference is slower than these ports.
-The ports use numpy float64 scalars where the reference has 0-d tensors.
+Two MoPPS variants (``RefMoPPSSampler(torch_tensors=...)``):
+
+* ``torch_tensors=True``, the reference AS THE TRAINER RUNS IT (section 1.4 and 2.4):
+  the trainer hands ``train`` the success rates as a float32 torch tensor, the loop
+  ``for idx, s in zip(indices, y)`` makes every ``s`` a 0-d tensor, so a posterior
+  becomes a 0-d float32 tensor at its first update (float + 0-d tensor is a tensor
+  of the tensor's dtype) and all later arithmetic on it is float32 torch scalar
+  arithmetic. ``sample_batch`` then builds ``np.array(list)`` from a list mixing
+  Python floats (never-updated prompts) and 0-d tensors, draws with
+  ``np.random.beta`` and returns ``torch.tensor(r[chosen])``. Needs torch.
+* ``torch_tensors=False`` (default), the GENEROUS numpy-only port: float64 numpy
+  scalars instead of 0-d tensors, ``np.array(..., dtype=float64)`` over plain floats,
+  a numpy score array. Cheaper than the real reference on every one of those points,
+  so speedups against it are a lower bound.
+
+The DPS port has no torch variant: it takes numpy success rates.
 """
 
 import numpy as np
@@ -47,7 +58,12 @@ class RefMoPPSSampler:
 
     def __init__(self, real_batch_size, target_mean=0.5, decay_ratio=1.0,
                  sample_strategy="topk", lower_bound=0.3, upper_bound=0.7,
-                 rollout_n=8, prior_alpha=1.0, prior_beta=1.0, no_update=False):
+                 rollout_n=8, prior_alpha=1.0, prior_beta=1.0, no_update=False,
+                 torch_tensors=False):
+        self.torch_tensors = bool(torch_tensors)
+        if self.torch_tensors:
+            import torch  # only this variant needs it
+            self._torch = torch
         self.real_batch_size = real_batch_size
         self.target_mean = target_mean
         self.decay_ratio = decay_ratio
@@ -72,8 +88,16 @@ class RefMoPPSSampler:
                 self.alpha[key] = self.prior_alpha
                 self.beta[key] = self.prior_beta
         # 2. one Thompson draw per candidate
-        a = np.array([self.alpha[str(idx)] for idx in indices], dtype=np.float64)
-        b = np.array([self.beta[str(idx)] for idx in indices], dtype=np.float64)
+        if self.torch_tensors:
+            # The reference: lists mixing Python floats and 0-d float32 tensors, and
+            # np.array without a dtype (it asks every tensor for its value).
+            local_alpha = [self.alpha[str(idx)] for idx in indices]
+            local_beta = [self.beta[str(idx)] for idx in indices]
+            a = np.array(local_alpha)
+            b = np.array(local_beta)
+        else:
+            a = np.array([self.alpha[str(idx)] for idx in indices], dtype=np.float64)
+            b = np.array([self.beta[str(idx)] for idx in indices], dtype=np.float64)
         r = np.random.beta(a, b)
         # 3. choose B
         B = self.real_batch_size
@@ -95,11 +119,18 @@ class RefMoPPSSampler:
             raise ValueError(self.sample_strategy)
         # 4. slice every column; 5. the acquisition score is the draw r
         selected = {k: v[chosen] for k, v in batch.items()}
+        if self.torch_tensors:
+            return selected, self._torch.tensor(r[chosen])  # float64 tensor, as the reference
         return selected, r[chosen]
 
     def train(self, batch, y):
+        """y: the success rates in batch order. The torch variant expects what the
+        trainer passes, a float32 torch tensor (anything else is converted to one);
+        iterating it yields the 0-d tensors that turn the posteriors into tensors."""
         if self.no_update:
             return None, None, None
+        if self.torch_tensors and not isinstance(y, self._torch.Tensor):
+            y = self._torch.tensor(np.asarray(y), dtype=self._torch.float32)
         n = self.rollout_n
         lam = self.decay_ratio
         for idx, s in zip(batch["index"], y):
@@ -111,11 +142,36 @@ class RefMoPPSSampler:
 
     # -- bench helpers (not part of the reference's behaviour) --
 
-    def import_posterior(self, ids, alpha, beta):
-        """Same effect as the reference's load() of an index_score.json."""
+    def import_posterior(self, ids, alpha, beta, updated=None):
+        """Same effect as the reference's load() of an index_score.json (Python
+        floats). Torch variant: ids flagged in `updated` (bool per id) are stored as
+        0-d float32 tensors instead, the type an update by `train` leaves behind, so
+        that a state imported after a history of steps has the reference's mix."""
+        if self.torch_tensors and updated is not None:
+            t, f32 = self._torch.tensor, self._torch.float32
+            for i, a, b, u in zip(ids.tolist(), alpha.tolist(), beta.tolist(), np.asarray(updated).tolist()):
+                self.alpha[str(i)] = t(a, dtype=f32) if u else a
+                self.beta[str(i)] = t(b, dtype=f32) if u else b
+            return
         for i, a, b in zip(ids.tolist(), alpha.tolist(), beta.tolist()):
             self.alpha[str(i)] = a
             self.beta[str(i)] = b
+
+    def export_posterior(self, ids):
+        """(alpha, beta) of each id as float64 arrays (floats, numpy scalars or 0-d
+        tensors alike)."""
+        keys = [str(i) for i in np.asarray(ids).tolist()]
+        return (np.array([float(self.alpha[k]) for k in keys], dtype=np.float64),
+                np.array([float(self.beta[k]) for k in keys], dtype=np.float64))
+
+    def tensor_fraction(self):
+        """Fraction of the posteriors held as torch tensors."""
+        if not self.alpha:
+            return 0.0
+        if not self.torch_tensors:
+            return 0.0
+        T = self._torch.Tensor
+        return sum(isinstance(v, T) for v in self.alpha.values()) / len(self.alpha)
 
 
 # ---------------------------------------------------------------------------
