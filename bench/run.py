@@ -1395,29 +1395,27 @@ def dps_analysis(plan, d2, gap, perfs, targets, mach):
         L.append("(No profiles in this run: they are taken by the full plan when a target is missed.)")
         return "\n".join(L)
     pb, pm, ps, pslow = perfs.get("dps_big"), perfs.get("dps_mid"), perfs.get("dps_small"), perfs.get("dps_slow")
-    sel_sym = "in PromptSelector.select(candidates:batchSize:)"
     L.append("")
-    L.append(f"- **Memory, not work, makes it grow.** The work per candidate differs by a few tens of ns at most "
-             f"between sizes (same pool, batch and {d2['history']}-step history; a read's cost grows only "
-             f"logarithmically with its gap, table above). Yet hot it costs {pc(small, 'hot')} ns per candidate at {small['n']:,} prompts, "
+    L.append(f"- **Memory, not work, makes it grow.** The work per candidate is the same at every size (same pool, "
+             f"batch and {d2['history']}-step history; a read's cost grows at most logarithmically with its gap, "
+             f"table above). Yet hot it costs {pc(small, 'hot')} ns per candidate at {small['n']:,} prompts, "
              f"{pc(at, 'hot')} at {at['n']:,} and {pc(big, 'hot')} at {big['n']:,}. The records "
              f"({DPS_RECORD_STRIDE} B apart) take {mb(small['n'])} MB at {small['n']:,}, which stays in the caches "
              f"between back-to-back steps, {mb(at['n'])} MB at {at['n']:,} and {mb(big['n'])} MB at {big['n']:,}; cold, "
-             f"where the small state misses too, the ratio is {fl['cold']:.2f}. At {big['n']:,} prompts the profile "
-             f"top is the per-candidate closure of `PromptSelector.select`{_pct_txt(pb, sel_sym)}. It loads the "
-             f"record and brings it forward, with `advance` inlined there. Next come "
-             f"`advanceSettled`{_pct_txt(pb, 'advanceSettled')} and `PromptTable.resolve`"
-             f"{_pct_txt(pb, 'PromptTable.resolve')}. That closure issues each record's loads behind the previous "
-             "candidate's propagation, so the misses do not overlap (`resolve` does overlap the slot and id "
-             "misses, in two passes); and a 132 B record always spans three cache lines.")
+             f"where the small state misses too, the ratio is {fl['cold']:.2f}. A read touches the slot array, the "
+             "id array and the record (three cache lines); `PromptTable.resolve` loads the slots and then the ids "
+             "of all candidates in separate passes and `DPSModel.current(_:)` gathers all records before "
+             "propagating any, so the misses of different candidates overlap, but at the largest size they are "
+             "still DRAM accesses. Profile at "
+             f"{big['n']:,} prompts: {_top(pb, 4)}.")
     L.append(f"- **Propagation at λ_T = 1.** The settled phase is recomputed from the last observation at every "
              "read (never stored, so results depend only on the stored state and the step count): up to 6 "
-             "steps one at a time (the cut-off in `advanceSettled`), longer gaps by squaring P. A read costs "
+             "steps one at a time (the cut-off in `advanceSettled`), longer gaps by squaring P, stopping as soon "
+             "as a power of P has converged to its rank-one limit. A read costs "
              f"{gns(0)} ns per candidate at g = 0, {gns(4)} at g = 4, {gns(16)} at g = 16 and {gns(1024)} at "
-             f"g = 1024 (first-read column above, call overhead included): O(log g), paid again at every read. "
-             f"In the profiles this is `advanceSettled`: {_pct(ps, 'advanceSettled') or 0:.0f} % at {small['n']:,} "
-             f"prompts and {_pct(pm, 'advanceSettled') or 0:.0f} % at {at['n']:,}, where the select closure takes "
-             f"{_pct(pm, sel_sym) or 0:.0f} %.")
+             f"g = 1024 (first-read column above, call overhead included). "
+             f"In the profiles `advanceSettled` is {_pct(ps, 'advanceSettled') or 0:.0f} % at {small['n']:,} "
+             f"prompts and {_pct(pm, 'advanceSettled') or 0:.0f} % at {at['n']:,}.")
     L.append(f"- **λ_T = {plan.dps_slow_decay}** (the MATH scripts): a step costs "
              f"{big['slow_decay'] / big['cold']:.1f}x the λ_T = 1 step at {big['n']:,} prompts and "
              f"{small['slow_decay'] / small['cold']:.1f}x at {small['n']:,}. After an observation the decaying "
@@ -1427,12 +1425,11 @@ def dps_analysis(plan, d2, gap, perfs, targets, mach):
              f"observation, and the next read {peaks[2] * 1e9:.0f} ns. Profile at {at['n']:,} prompts: "
              f"{_top(pslow, 3)}.")
     L.append("")
-    L.append("What would help on the Swift side, in order: (1) touch or prefetch the records of all candidates "
-             "before propagating them, as `resolve` already does for slots and ids, so their misses overlap (the "
-             f"{pc(small, 'hot')} → {pc(big, 'hot')} ns per candidate growth, hot); (2) make long-gap reads O(1) at "
-             "λ_T = 1, e.g. by keeping per prompt the belief P^g π converges to (P is constant between "
-             "observations and has positive entries under this prior), instead of squaring at every read; (3) a "
-             "128 B record in a 64 B-aligned buffer (two cache lines instead of three).")
+    L.append("What could still help on the Swift side: (1) keep the id inside the record, so a read needs the "
+             "slot and the record only (two dependent misses instead of three); (2) a 128 B record in a 64 B-aligned "
+             "buffer (two cache lines instead of three; it needs the counters narrowed or π_before moved out of "
+             "the record); (3) an explicit prefetch of each candidate's record (no portable intrinsic in Swift: it "
+             "would need a C shim in the core).")
     return "\n".join(L)
 
 

@@ -50,6 +50,16 @@ public struct TransitionCounts: Equatable, Sendable {
         return TransitionCounts(lanes: p)
     }
 
+    /// All three columns equal to within 1e-16: a converged power of a stochastic matrix.
+    var columnsAgree: Bool {
+        let tol = 1e-16
+        for i in 0..<3 {
+            let a = v[3 * i], b = v[3 * i + 1], c = v[3 * i + 2]
+            if abs(a - b) > tol || abs(a - c) > tol { return false }
+        }
+        return true
+    }
+
     @inline(__always)
     func times(_ x: SIMD3<Double>) -> SIMD3<Double> {
         SIMD3(v[0] * x[0] + v[1] * x[1] + v[2] * x[2],
@@ -229,10 +239,22 @@ final class DPSModel {
 
     /// States of `ids` at the current step; the prior for unseen ids.
     func current(_ ids: [Int64]) -> [DPSPromptState] {
-        let indices = table.resolve(ids, insert: false)
-        return records.withUnsafeMutableBufferPointer { rec in
-            indices.map { $0 < 0 ? prior : advance(&rec[$0]) }
+        current(table.resolve(ids, insert: false))
+    }
+
+    /// States of dense indices (-1: the prior) at the current step. Three passes: gather
+    /// the records (independent loads, so the misses of a large table overlap),
+    /// advance the copies, write back the few whose exact-phase progress moved.
+    func current(_ indices: [Int]) -> [DPSPromptState] {
+        let fresh = DPSRecord(prior, sampled: 0, lastStep: step, exactLeft: 0)
+        var copies = records.withUnsafeBufferPointer { rec in indices.map { $0 < 0 ? fresh : rec[$0] } }
+        let states = copies.indices.map { advance(&copies[$0]) }
+        records.withUnsafeMutableBufferPointer { rec in
+            for (j, i) in indices.enumerated() where i >= 0 && copies[j].lastStep != rec[i].lastStep {
+                rec[i] = copies[j]
+            }
         }
+        return states
     }
 
     /// One unobserved step, exactly as the reference: decay the counts towards the
@@ -265,7 +287,14 @@ final class DPSModel {
         while e > 0 {
             if e & 1 == 1 { q = q.times(power) }
             e >>= 1
-            if e > 0 { power = power.times(power) }
+            guard e > 0 else { break }
+            power = power.times(power)
+            // P^(2^j) has reached its rank-one limit (every column the stationary
+            // belief, to 1e-16): every higher power, and q times it, is that limit.
+            if power.columnsAgree {
+                q = power
+                break
+            }
         }
         let before = normalized(q.times(s.pi))
         s.piBefore = before

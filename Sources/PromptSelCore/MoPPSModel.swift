@@ -39,14 +39,10 @@ final class MoPPSModel {
         // A pool larger than everything known is a bulk load: grow once.
         if candidates.count > count { reserve(extra: candidates.count) }
         let indices = resolve(candidates)
-        var r = [Double](repeating: 0, count: candidates.count)
-        posteriors.withUnsafeBufferPointer { post in
-            for (p, i) in indices.enumerated() {
-                let ab = post[i]
-                r[p] = BetaSampler.beta(ab[0], ab[1], &rng)
-            }
-        }
-        return r
+        // Gather first: these loads do not wait on each other (or on the serial
+        // generator), so their cache misses overlap; then draw from the copy.
+        let shapes = posteriors.withUnsafeBufferPointer { post in indices.map { post[$0] } }
+        return shapes.map { BetaSampler.beta($0[0], $0[1], &rng) }
     }
 
     /// alpha <- l*alpha + (1-l)*alpha0 + s*k, beta <- l*beta + (1-l)*beta0 + (1-s)*k.

@@ -94,12 +94,8 @@ public final class PromptSelector {
             }
             if candidates.count > m.count { m.reserve(extra: candidates.count) }
             let w = config.strategy == .topkEntropy ? config.dpsEntropyWeight : 0
-            let indices = m.resolve(candidates)
-            let score = m.records.withUnsafeMutableBufferPointer { rec in
-                indices.map { i -> Double in
-                    let p = m.advance(&rec[i]).pi
-                    return w == 0 ? p[1] : p[1] + w * DPSModel.entropy(p)
-                }
+            let score = m.current(m.resolve(candidates)).map { s -> Double in
+                w == 0 ? s.pi[1] : s.pi[1] + w * DPSModel.entropy(s.pi)
             }
             let chosen: [Int]
             if config.strategy == .uniform {
