@@ -5,7 +5,7 @@ import PromptSelCore
 /// before any allocation or pointer arithmetic.
 enum Arg {
     /// Largest element count accepted from C for any array.
-    static let maxCount = PromptTable.maxCount
+    static let maxCount = maxPrompts
 
     static func count(_ n: Int, _ name: String) throws(PromptSelError) -> Int {
         guard n >= 0, n <= maxCount else {

@@ -157,8 +157,7 @@ struct DPSRecord {
 }
 
 final class DPSModel {
-    var table = PromptTable()
-    var records: [DPSRecord] = []
+    var table = PromptTable<DPSRecord>()
     /// Training steps applied (update calls, not counting frozen ones).
     var step: UInt32 = 0
 
@@ -197,25 +196,12 @@ final class DPSModel {
 
     var count: Int { table.count }
 
-    /// Bulk growth before inserting up to `extra` prompts (see `PromptTable.bulkCapacity`).
-    func reserve(extra: Int) {
-        guard let cap = PromptTable.bulkCapacity(current: records.capacity, count: count, extra: extra) else { return }
-        table.reserveCapacity(cap)
-        records.reserveCapacity(cap)
-    }
-
     var prior: DPSPromptState { DPSPromptState(alpha: alpha0, pi: pi0, piBefore: pi0) }
 
     /// Dense indices of `ids`, creating unseen ones at the prior. Counts at the prior
     /// are settled already (no exact steps owed).
     func resolve(_ ids: [Int64]) -> [Int] {
-        let before = count
-        let indices = table.resolve(ids, insert: true)
-        if count > before {
-            let fresh = DPSRecord(prior, sampled: 0, lastStep: step, exactLeft: 0)
-            records.append(contentsOf: repeatElement(fresh, count: count - before))
-        }
-        return indices
+        table.resolve(ids, inserting: DPSRecord(prior, sampled: 0, lastStep: step, exactLeft: 0))
     }
 
     /// Brings a record to the current step and returns its state. Exact-phase
@@ -239,7 +225,7 @@ final class DPSModel {
 
     /// States of `ids` at the current step; the prior for unseen ids.
     func current(_ ids: [Int64]) -> [DPSPromptState] {
-        current(table.resolve(ids, insert: false))
+        current(table.resolve(ids, inserting: nil))
     }
 
     /// States of dense indices (-1: the prior) at the current step. Three passes: gather
@@ -247,11 +233,11 @@ final class DPSModel {
     /// advance the copies, write back the few whose exact-phase progress moved.
     func current(_ indices: [Int]) -> [DPSPromptState] {
         let fresh = DPSRecord(prior, sampled: 0, lastStep: step, exactLeft: 0)
-        var copies = records.withUnsafeBufferPointer { rec in indices.map { $0 < 0 ? fresh : rec[$0] } }
+        var copies = table.entries.withUnsafeBufferPointer { e in indices.map { $0 < 0 ? fresh : e[$0].value } }
         let states = copies.indices.map { advance(&copies[$0]) }
-        records.withUnsafeMutableBufferPointer { rec in
-            for (j, i) in indices.enumerated() where i >= 0 && copies[j].lastStep != rec[i].lastStep {
-                rec[i] = copies[j]
+        table.entries.withUnsafeMutableBufferPointer { e in
+            for (j, i) in indices.enumerated() where i >= 0 && copies[j].lastStep != e[i].value.lastStep {
+                e[i].value = copies[j]
             }
         }
         return states
@@ -332,16 +318,16 @@ final class DPSModel {
         var stats = DPSUpdateStats()
         let next = step &+ 1
         let indices = resolve(ids)
-        records.withUnsafeMutableBufferPointer { rec in
+        table.entries.withUnsafeMutableBufferPointer { e in
             for (j, i) in indices.enumerated() {
                 let observed = SolvingState(successRate: rates[j])
                 // Observed earlier in this same call: its record is already at `next`.
-                let s = rec[i].lastStep == next ? rec[i].state : advance(&rec[i])
+                let s = e[i].value.lastStep == next ? e[i].value.state : advance(&e[i].value)
                 stats.record(predicted: s.pi, observed: observed)
-                rec[i].state = observedStep(s, observed)
-                rec[i].lastStep = next
-                rec[i].exactLeft = UInt32(settleSteps)
-                rec[i].sampled &+= 1
+                e[i].value.state = observedStep(s, observed)
+                e[i].value.lastStep = next
+                e[i].value.exactLeft = UInt32(settleSteps)
+                e[i].value.sampled &+= 1
             }
         }
         step = next
@@ -350,9 +336,9 @@ final class DPSModel {
 
     /// Replaces the state of each id (imports a reference `hmm_params.json`).
     func set(ids: [Int64], states: [DPSPromptState], sampled: [UInt32]) {
-        reserve(extra: ids.count)
+        table.reserve(extra: ids.count)
         for (j, i) in resolve(ids).enumerated() {
-            records[i] = DPSRecord(states[j], sampled: sampled[j], lastStep: step, exactLeft: UInt32(settleSteps))
+            table.entries[i].value = DPSRecord(states[j], sampled: sampled[j], lastStep: step, exactLeft: UInt32(settleSteps))
         }
     }
 
@@ -365,10 +351,10 @@ final class DPSModel {
         var entropy = 0.0, partial = 0.0, mean = 0.0, m2 = 0.0
         var lo = UInt32.max, hi: UInt32 = 0
         for i in 0..<count {
-            let p = advance(&records[i]).pi
+            let p = advance(&table.entries[i].value).pi
             entropy += DPSModel.entropy(p)
             partial += p[1]
-            let t = records[i].sampled
+            let t = table.entries[i].value.sampled
             lo = min(lo, t); hi = max(hi, t)
             // Welford: a stable standard deviation in one pass.
             let x = Double(t), d = x - mean
@@ -392,7 +378,7 @@ final class DPSModel {
     }
 
     var allocatedBytes: Int {
-        table.allocatedBytes + records.capacity * MemoryLayout<DPSRecord>.stride
+        table.allocatedBytes
     }
 }
 

@@ -11,8 +11,8 @@ extension PromptSelector {
     public func dpsStates(_ ids: [Int64]) throws(PromptSelError) -> [(state: DPSPromptState, sampled: UInt32)] {
         let m = try dpsModel("dps_get_state")
         let states = m.current(ids)
-        let indices = m.table.resolve(ids, insert: false)
-        return zip(states, indices).map { ($0, $1 < 0 ? 0 : m.records[$1].sampled) }
+        let indices = m.table.resolve(ids, inserting: nil)
+        return zip(states, indices).map { ($0, $1 < 0 ? 0 : m.table.entries[$1].value.sampled) }
     }
 
     /// Sets the state of each id (imports the reference's `hmm_params.json`). Counts
@@ -44,8 +44,8 @@ extension PromptSelector {
                 throw .range("sampled_times of id \(ids[i]) is \(sampled[i]) (need 0 ... 2^32 - 1)")
             }
         }
-        guard m.count + ids.count <= PromptTable.maxCount else {
-            throw PromptSelError(.noMemory, "more than \(PromptTable.maxCount) prompts")
+        guard m.count + ids.count <= maxPrompts else {
+            throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
         }
         m.set(ids: ids, states: clean, sampled: sampled.map { UInt32($0) })
     }

@@ -73,8 +73,8 @@ public final class PromptSelector {
         try PromptSelector.validateBatch(poolSize: candidates.count, batchSize: batchSize)
         switch model {
         case .mopps(let m):
-            guard m.count + candidates.count <= PromptTable.maxCount else {
-                throw PromptSelError(.noMemory, "more than \(PromptTable.maxCount) prompts")
+            guard m.count + candidates.count <= maxPrompts else {
+                throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
             }
             let r = m.draw(candidates, &rng)
             let chosen: [Int]
@@ -89,10 +89,10 @@ public final class PromptSelector {
             }
             return Selection(positions: chosen, scores: chosen.map { r[$0] })
         case .dps(let m):
-            guard m.count + candidates.count <= PromptTable.maxCount else {
-                throw PromptSelError(.noMemory, "more than \(PromptTable.maxCount) prompts")
+            guard m.count + candidates.count <= maxPrompts else {
+                throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
             }
-            if candidates.count > m.count { m.reserve(extra: candidates.count) }
+            if candidates.count > m.count { m.table.reserve(extra: candidates.count) }
             let w = config.strategy == .topkEntropy ? config.dpsEntropyWeight : 0
             let score = m.current(m.resolve(candidates)).map { s -> Double in
                 w == 0 ? s.pi[1] : s.pi[1] + w * DPSModel.entropy(s.pi)
@@ -128,15 +128,15 @@ public final class PromptSelector {
         }
         switch model {
         case .mopps(let m):
-            guard m.count + ids.count <= PromptTable.maxCount else {
-                throw PromptSelError(.noMemory, "more than \(PromptTable.maxCount) prompts")
+            guard m.count + ids.count <= maxPrompts else {
+                throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
             }
             steps &+= 1
             if config.noUpdate { return }
             m.update(ids: ids, rates: rates, rollouts: rollouts, decay: config.decay)
         case .dps(let m):
-            guard m.count + ids.count <= PromptTable.maxCount else {
-                throw PromptSelError(.noMemory, "more than \(PromptTable.maxCount) prompts")
+            guard m.count + ids.count <= maxPrompts else {
+                throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
             }
             guard m.step < UInt32.max else { throw PromptSelError(.outOfRange, "more than 2^32 - 1 training steps") }
             steps &+= 1
@@ -152,7 +152,7 @@ public final class PromptSelector {
     public func predict(_ ids: [Int64]) -> [Double] {
         switch model {
         case .mopps(let m):
-            return m.posterior(ids).map { $0[0] / ($0[0] + $0[1]) }
+            return m.posterior(ids).map { $0.alpha / ($0.alpha + $0.beta) }
         case .dps(let m):
             // Expected success rate with state values 0, 1/2, 1: the partial state's
             // rates are spread over (0, 1) and their mean is 1/2 for a symmetric spread.
@@ -163,7 +163,7 @@ public final class PromptSelector {
     /// MoPPS posterior parameters of each id.
     public func posterior(_ ids: [Int64]) throws(PromptSelError) -> (alpha: [Double], beta: [Double]) {
         let p = try moppsModel("posterior").posterior(ids)
-        return (p.map { $0[0] }, p.map { $0[1] })
+        return (p.map(\.alpha), p.map(\.beta))
     }
 
     // MARK: - Importing state
@@ -188,8 +188,8 @@ public final class PromptSelector {
             }
         }
         try reserve(ids.count, in: m)
-        let a = (0..<ids.count).map { m.alpha0 + weight * successes[$0] }
-        let b = (0..<ids.count).map { m.beta0 + weight * (trials[$0] - successes[$0]) }
+        let a = (0..<ids.count).map { m.prior.alpha + weight * successes[$0] }
+        let b = (0..<ids.count).map { m.prior.beta + weight * (trials[$0] - successes[$0]) }
         m.set(ids: ids, alpha: a, beta: b)
     }
 
@@ -227,8 +227,8 @@ public final class PromptSelector {
     }
 
     private func reserve(_ extra: Int, in m: MoPPSModel) throws(PromptSelError) {
-        guard m.count + extra <= PromptTable.maxCount else {
-            throw PromptSelError(.noMemory, "more than \(PromptTable.maxCount) prompts")
+        guard m.count + extra <= maxPrompts else {
+            throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
         }
     }
 }

@@ -1,22 +1,33 @@
-/// Maps arbitrary int64 prompt ids to dense indices 0, 1, 2, ... in first-seen order.
+/// The per-prompt state of a model, keyed by arbitrary int64 prompt ids, stored
+/// densely in first-seen order.
 ///
-/// Open addressing with linear probing over an `Int32` slot array that stores dense
-/// indices (the ids live once, in `ids`). Compared with `Dictionary<Int64, Int>`
-/// this costs about a third of the memory per prompt (8 bytes of id plus 4-11 bytes
-/// of slots) and its iteration order is the insertion order, which keeps
-/// checkpoints and exports deterministic.
-public struct PromptTable: Sendable {
-    /// Ids in first-seen order; `ids[i]` is the id of dense index `i`.
-    public private(set) var ids: [Int64] = []
+/// Each entry holds the id next to the model's value, so a lookup touches the slot
+/// array and then the entry, which both confirms the id and brings in the state
+/// (two cache misses, not three). Open addressing with linear probing over an
+/// `Int32` slot array of dense indices: 4-11 bytes of slots per prompt, against
+/// about three times that for `Dictionary<Int64, Int>`, and the iteration order is
+/// the insertion order, which keeps checkpoints and exports deterministic.
+/// Dense indices are `Int32`: 2^31 - 1 prompts at most.
+public let maxPrompts = Int(Int32.max)
+
+public struct PromptTable<Value: BitwiseCopyable>: @unchecked Sendable {
+    public struct Entry {
+        public var id: Int64
+        public var value: Value
+    }
+
+    /// Entries in first-seen order; dense index `i` is `entries[i]`. Models update
+    /// values in place; ids and order are the table's.
+    var entries: [Entry] = []
     private var slots: [Int32] = []
     private var mask: Int = -1
 
-    /// Dense indices are `Int32`: 2^31 - 1 prompts at most.
-    public static let maxCount = Int(Int32.max)
-
     public init() {}
 
-    public var count: Int { ids.count }
+    public var count: Int { entries.count }
+
+    /// Ids in first-seen order.
+    public var ids: [Int64] { entries.map(\.id) }
 
     @inline(__always)
     private static func hash(_ id: Int64) -> Int {
@@ -34,61 +45,60 @@ public struct PromptTable: Sendable {
         while true {
             let entry = slots[slot]
             if entry < 0 { return nil }
-            if ids[Int(entry)] == id { return Int(entry) }
+            if entries[Int(entry)].id == id { return Int(entry) }
             slot = (slot + 1) & mask
         }
     }
 
-    /// Dense index of `id`, inserting it at the end if new. The caller must append
-    /// the new prompt's state to its own arrays when `inserted` is true.
+    /// Dense index of `id`, appending it with `value` if new.
     @inline(__always)
-    public mutating func insert(_ id: Int64) -> (index: Int, inserted: Bool) {
-        if (ids.count + 1) * 4 > slots.count * 3 { grow() }
+    public mutating func insert(_ id: Int64, _ value: Value) -> (index: Int, inserted: Bool) {
+        if (entries.count + 1) * 4 > slots.count * 3 { grow() }
         var slot = PromptTable.hash(id) & mask
         while true {
             let entry = slots[slot]
             if entry < 0 { break }
-            if ids[Int(entry)] == id { return (Int(entry), false) }
+            if entries[Int(entry)].id == id { return (Int(entry), false) }
             slot = (slot + 1) & mask
         }
-        let index = ids.count
+        let index = entries.count
         slots[slot] = Int32(truncatingIfNeeded: index)
-        ids.append(id)
+        entries.append(Entry(id: id, value: value))
         return (index, true)
     }
 
     /// Room for `extra` more prompts before a bulk insert: one allocation and one
-    /// rehash instead of a doubling cascade, which also keeps the arrays from ending
-    /// up to twice as large as needed (the per-prompt memory budget). Grows by at
-    /// least 1.5x so that repeated bulk calls stay amortized O(1) per prompt.
-    public static func bulkCapacity(current: Int, count: Int, extra: Int) -> Int? {
+    /// rehash instead of a doubling cascade, which also keeps the entries from
+    /// ending up to twice as large as needed (the per-prompt memory budget). Grows by
+    /// at least 1.5x so that repeated bulk calls stay amortized O(1) per prompt.
+    public mutating func reserve(extra: Int) {
         let need = count + extra
-        guard need > current else { return nil }
-        return max(need, current + current / 2)
+        guard need > entries.capacity else { return }
+        reserveCapacity(max(need, entries.capacity + entries.capacity / 2))
     }
 
-    /// Dense indices of a whole pool at once, inserting unknown ids when `insert` is
-    /// true (else -1 for them). Equivalent to calling `insert`/`index(of:)` in order,
-    /// but arranged in passes whose loads do not depend on each other (first probe
-    /// slots of every id, then their ids), so that with a table much larger than the
-    /// caches the misses of different candidates overlap instead of queueing.
-    public mutating func resolve(_ pool: [Int64], insert: Bool) -> [Int] {
+    /// Dense indices of a whole pool at once, inserting unknown ids with `fresh` when
+    /// given (else -1 for them). Equivalent to `insert`/`index(of:)` in pool order,
+    /// but arranged in passes whose loads do not depend on each other (first the
+    /// probe slots of every id, then their entries), so that with a table much
+    /// larger than the caches the misses of different candidates overlap.
+    public mutating func resolve(_ pool: [Int64], inserting fresh: Value?) -> [Int] {
         let n = pool.count
         var out = [Int](repeating: -1, count: n)
-        if insert, (ids.count + n) * 4 > slots.count * 3 {
-            rehash(PromptTable.capacity(for: ids.count + n))
+        if fresh != nil, (entries.count + n) * 4 > slots.count * 3 {
+            rehash(PromptTable.capacity(for: entries.count + n))
         }
         guard mask >= 0 else { return out }
         slots.withUnsafeBufferPointer { slots in
-            ids.withUnsafeBufferPointer { known in
+            entries.withUnsafeBufferPointer { known in
                 var first = [Int32](repeating: -1, count: n)
                 for i in 0..<n { first[i] = slots[PromptTable.hash(pool[i]) & mask] }
-                for i in 0..<n where first[i] >= 0 && known[Int(first[i])] == pool[i] { out[i] = Int(first[i]) }
+                for i in 0..<n where first[i] >= 0 && known[Int(first[i])].id == pool[i] { out[i] = Int(first[i]) }
             }
         }
         // Collisions and new ids: the ordinary probe, in pool order.
         for i in 0..<n where out[i] < 0 {
-            if insert { out[i] = self.insert(pool[i]).index } else { out[i] = index(of: pool[i]) ?? -1 }
+            if let fresh { out[i] = insert(pool[i], fresh).index } else { out[i] = index(of: pool[i]) ?? -1 }
         }
         return out
     }
@@ -102,7 +112,7 @@ public struct PromptTable: Sendable {
 
     /// Reserves room for `n` prompts in total, so that bulk loads rehash once.
     public mutating func reserveCapacity(_ n: Int) {
-        ids.reserveCapacity(n)
+        entries.reserveCapacity(n)
         let capacity = PromptTable.capacity(for: n)
         if capacity > slots.count { rehash(capacity) }
     }
@@ -114,13 +124,21 @@ public struct PromptTable: Sendable {
     private mutating func rehash(_ capacity: Int) {
         slots = [Int32](repeating: -1, count: capacity)
         mask = capacity - 1
-        for (index, id) in ids.enumerated() {
-            var slot = PromptTable.hash(id) & mask
+        for (index, entry) in entries.enumerated() {
+            var slot = PromptTable.hash(entry.id) & mask
             while slots[slot] >= 0 { slot = (slot + 1) & mask }
             slots[slot] = Int32(truncatingIfNeeded: index)
         }
     }
 
     /// Approximate heap bytes held, for the memory benchmark.
-    public var allocatedBytes: Int { ids.capacity * 8 + slots.capacity * 4 }
+    public var allocatedBytes: Int { entries.capacity * MemoryLayout<Entry>.stride + slots.capacity * 4 }
+
+    /// Builds a table from ids in order (a checkpoint); nil if an id repeats.
+    static func load(ids: [Int64], values: [Value]) -> PromptTable? {
+        var table = PromptTable()
+        table.reserveCapacity(ids.count)
+        for (id, value) in zip(ids, values) where !table.insert(id, value).inserted { return nil }
+        return table
+    }
 }

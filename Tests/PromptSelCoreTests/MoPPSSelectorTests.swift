@@ -175,16 +175,31 @@ struct SelectionRuleTests {
 struct PromptTableTests {
     @Test("agrees with Dictionary over random sparse ids, in first-seen order")
     func matchesDictionary() {
-        var table = PromptTable()
+        var table = PromptTable<Int>()
         var dict: [Int64: Int] = [:]
         var rng = Xoshiro256StarStar(seed: 5)
-        for _ in 0..<50000 {
+        for step in 0..<50000 {
             let id = Int64(bitPattern: rng.next() % 3 == 0 ? rng.next() : rng.next() % 20000)
-            let (i, inserted) = table.insert(id)
+            let (i, inserted) = table.insert(id, step)
             if let j = dict[id] { #expect(!inserted && i == j) } else { #expect(inserted); dict[id] = i }
         }
         #expect(table.count == dict.count)
-        for (id, i) in dict { #expect(table.index(of: id) == i && table.ids[i] == id) }
+        let ids = table.ids
+        for (id, i) in dict { #expect(table.index(of: id) == i && ids[i] == id) }
         #expect(table.index(of: 123_456_789_012) == nil)
+    }
+
+    @Test("resolve equals inserting or looking up one id at a time, duplicates included")
+    func resolveMatchesInsert() {
+        var batched = PromptTable<Int>(), single = PromptTable<Int>()
+        var rng = Xoshiro256StarStar(seed: 6)
+        for round in 0..<60 {
+            let pool = (0..<500).map { _ in Int64(rng.nextBelow(round < 30 ? 3000 : 60000)) - 100 }
+            let looked = batched.resolve(pool, inserting: nil)
+            #expect(looked == pool.map { single.index(of: $0) ?? -1 })
+            #expect(batched.resolve(pool, inserting: round) == pool.map { single.insert($0, round).index })
+        }
+        #expect(batched.ids == single.ids && batched.entries.map(\.value) == single.entries.map(\.value))
+        #expect(PromptTable.load(ids: [1, 2, 1], values: [0, 0, 0]) == nil)
     }
 }

@@ -30,23 +30,24 @@ extension PromptSelector {
         case .mopps(let m):
             w.u64(UInt64(m.count))
             w.i64s(m.table.ids)
-            for p in m.posteriors { w.f64(p[0]) }
-            for p in m.posteriors { w.f64(p[1]) }
+            for e in m.table.entries { w.f64(e.value.alpha) }
+            for e in m.table.entries { w.f64(e.value.beta) }
         case .dps(let m):
             w.u32(m.step)
             w.u64(m.lastUpdate.observed)
             for c in m.lastUpdate.confusion { w.u64(c) }
             w.u64(UInt64(m.count))
             w.i64s(m.table.ids)
-            for r in m.records {
+            let records = m.table.entries.map(\.value)
+            for r in records {
                 w.f64(r.a0); w.f64(r.a1); w.f64(r.a2); w.f64(r.a3); w.f64(r.a4)
                 w.f64(r.a5); w.f64(r.a6); w.f64(r.a7); w.f64(r.a8)
             }
-            for r in m.records { w.f64(r.p0); w.f64(r.p1); w.f64(r.p2) }
-            for r in m.records { w.f64(r.b0); w.f64(r.b1); w.f64(r.b2) }
-            for r in m.records { w.u32(r.sampled) }
-            for r in m.records { w.u32(r.lastStep) }
-            for r in m.records { w.u32(r.exactLeft) }
+            for r in records { w.f64(r.p0); w.f64(r.p1); w.f64(r.p2) }
+            for r in records { w.f64(r.b0); w.f64(r.b1); w.f64(r.b2) }
+            for r in records { w.u32(r.sampled) }
+            for r in records { w.u32(r.lastStep) }
+            for r in records { w.u32(r.exactLeft) }
         }
         w.patchU64(UInt64(w.bytes.count - PromptSelector.headerSize), at: 16)
         w.u32(CRC32.checksum(w.bytes))
@@ -106,11 +107,9 @@ extension PromptSelector {
             for i in 0..<n where !(SelectorConfig.countRange.contains(a[i]) && SelectorConfig.countRange.contains(b[i])) {
                 throw .corrupt("checkpoint holds an invalid posterior (\(a[i]), \(b[i])) for id \(ids[i])")
             }
-            m.table.reserveCapacity(n)
-            for id in ids {
-                guard m.table.insert(id).inserted else { throw .corrupt("checkpoint lists id \(id) twice") }
-            }
-            m.posteriors = (0..<n).map { SIMD2(a[$0], b[$0]) }
+            let values = (0..<n).map { MoPPSModel.Posterior(alpha: a[$0], beta: b[$0]) }
+            guard let table = PromptTable.load(ids: ids, values: values) else { throw .corrupt("checkpoint lists an id twice") }
+            m.table = table
         case .dps(let m):
             m.step = try r.u32("DPS step")
             m.lastUpdate.observed = try r.u64()
@@ -139,11 +138,9 @@ extension PromptSelector {
                     && [states[i].pi, states[i].piBefore].allSatisfy { p in (0..<3).allSatisfy { p[$0].isFinite && p[$0] >= 0 } }
                 guard ok, last[i] <= m.step, Int(exact[i]) <= m.settleSteps else { throw .corrupt("checkpoint holds an invalid DPS state for id \(ids[i])") }
             }
-            m.table.reserveCapacity(n)
-            for id in ids {
-                guard m.table.insert(id).inserted else { throw .corrupt("checkpoint lists id \(id) twice") }
-            }
-            m.records = (0..<n).map { DPSRecord(states[$0], sampled: sampled[$0], lastStep: last[$0], exactLeft: exact[$0]) }
+            let values = (0..<n).map { DPSRecord(states[$0], sampled: sampled[$0], lastStep: last[$0], exactLeft: exact[$0]) }
+            guard let table = PromptTable.load(ids: ids, values: values) else { throw .corrupt("checkpoint lists an id twice") }
+            m.table = table
         }
         guard r.remaining == 0 else { throw .corrupt("checkpoint has \(r.remaining) unexpected bytes at the end") }
         return selector
@@ -152,7 +149,7 @@ extension PromptSelector {
     /// Reads a prompt count and checks it against the bytes that remain.
     private static func count(_ r: inout ByteReader, bytesPerPrompt: Int) throws(PromptSelError) -> Int {
         let n = try r.u64("prompt count")
-        guard n <= UInt64(PromptTable.maxCount), Int(n) * bytesPerPrompt <= r.remaining else {
+        guard n <= UInt64(maxPrompts), Int(n) * bytesPerPrompt <= r.remaining else {
             throw .corrupt("checkpoint claims \(n) prompts but holds only \(r.remaining) bytes of them")
         }
         return Int(n)
