@@ -1189,7 +1189,7 @@ def report(plan, mach, m1, prof, d2, gap, sc, perfs, elapsed, load_end):
 
     w(MEMORY_NOTE.format(lib=mach["lib"], commit=mach["commit"], n=m["n"], slot_b=slot_bytes(m["n"]),
                          mopps_est=8 + 16 + slot_bytes(m["n"]), mopps_b=m["rss_delta"] / m["n"],
-                         dps_est=8 + DPS_RECORD_STRIDE + slot_bytes(d["n"]), dps_b=d["rss_delta"] / d["n"],
+                         dps_est=DPS_RECORD_STRIDE + slot_bytes(d["n"]), dps_b=d["rss_delta"] / d["n"],
                          stride=DPS_RECORD_STRIDE, bulk_ns=m["t_bulk"] / m["n"] * 1e9,
                          load_ns=m["t_load"] / m["n"] * 1e9))
     w("")
@@ -1360,7 +1360,7 @@ def dps_settle_steps(decay, prior=1.0):
     return max(1, math.ceil(math.log(2.0**-60 * 3 * prior / drift) / math.log(decay)))
 
 
-DPS_RECORD_STRIDE = 136  # MemoryLayout<DPSRecord>.stride: 15 Doubles + 3 UInt32 = 132 B, 8-aligned
+DPS_RECORD_STRIDE = 144  # PromptTable<DPSRecord>.Entry stride: id 8 B + DPSRecord 132 B (15 Doubles, 3 UInt32), 8-aligned
 
 
 def dps_analysis(plan, d2, gap, perfs, targets, mach):
@@ -1402,11 +1402,11 @@ def dps_analysis(plan, d2, gap, perfs, targets, mach):
              f"{pc(at, 'hot')} at {at['n']:,} and {pc(big, 'hot')} at {big['n']:,}. The records "
              f"({DPS_RECORD_STRIDE} B apart) take {mb(small['n'])} MB at {small['n']:,}, which stays in the caches "
              f"between back-to-back steps, {mb(at['n'])} MB at {at['n']:,} and {mb(big['n'])} MB at {big['n']:,}; cold, "
-             f"where the small state misses too, the ratio is {fl['cold']:.2f}. A read touches the slot array, the "
-             "id array and the record (three cache lines); `PromptTable.resolve` loads the slots and then the ids "
-             "of all candidates in separate passes and `DPSModel.current(_:)` gathers all records before "
-             "propagating any, so the misses of different candidates overlap, but at the largest size they are "
-             "still DRAM accesses. Profile at "
+             f"where the small state misses too, the ratio is {fl['cold']:.2f}. A read touches the slot array and "
+             f"the prompt's {DPS_RECORD_STRIDE} B table entry (id and state, three cache lines); `PromptTable.resolve` "
+             "loads the slots and then the entries of all candidates in separate passes and `DPSModel.current(_:)` "
+             "gathers all records before propagating any, so the misses of different candidates overlap, but at "
+             "the largest size they are still DRAM accesses. Profile at "
              f"{big['n']:,} prompts: {_top(pb, 4)}.")
     L.append(f"- **Propagation at λ_T = 1.** The settled phase is recomputed from the last observation at every "
              "read (never stored, so results depend only on the stored state and the step count): up to 6 "
@@ -1425,22 +1425,22 @@ def dps_analysis(plan, d2, gap, perfs, targets, mach):
              f"observation, and the next read {peaks[2] * 1e9:.0f} ns. Profile at {at['n']:,} prompts: "
              f"{_top(pslow, 3)}.")
     L.append("")
-    L.append("What could still help on the Swift side: (1) keep the id inside the record, so a read needs the "
-             "slot and the record only (two dependent misses instead of three); (2) a 128 B record in a 64 B-aligned "
-             "buffer (two cache lines instead of three; it needs the counters narrowed or π_before moved out of "
-             "the record); (3) an explicit prefetch of each candidate's record (no portable intrinsic in Swift: it "
-             "would need a C shim in the core).")
+    L.append("What could still help on the Swift side: (1) a 128 B entry in a 64 B-aligned buffer (two cache "
+             "lines instead of three; it needs π_before, read only by observations and exports, moved out of the "
+             "entry); (2) an explicit prefetch of each candidate's entry (no portable intrinsic in Swift: it would "
+             "need a C shim in the core). The remaining growth is the gap between cache and DRAM latency, not "
+             "work that grows with the number of prompts.")
     return "\n".join(L)
 
 
 MEMORY_NOTE = """Memory layout behind the numbers (read from the Swift sources of libpromptsel {lib}, commit
-{commit}): both methods keep the id (8 B) in `PromptTable` plus an Int32 open-addressing slot array at
-load ≤ 3/4 rounded up to a power of two (4–11 B per prompt; {slot_b:.1f} B at {n:,} MoPPS prompts). MoPPS adds
-(α, β) as one `SIMD2<Double>` (16 B): ≈ {mopps_est:.1f} B per prompt, {mopps_b:.1f} measured. DPS adds one
-packed `DPSRecord` (9 counts, π and π_before as 15 Doubles, three UInt32 counters: 132 B, {stride} B array
-stride, no SIMD padding): ≈ {dps_est:.1f} B per prompt, {dps_b:.1f} measured. Bulk creation costs {bulk_ns:.0f} ns
-per MoPPS prompt (one hash insert each, a cache miss per insert at this size) and loading a checkpoint
-{load_ns:.0f} ns per prompt (the id table is rebuilt by inserting every id)."""
+{commit}): `PromptTable<Value>` keeps one entry per prompt, the id (8 B) beside the model's value, plus an
+Int32 open-addressing slot array at load ≤ 3/4 rounded up to a power of two (4–11 B per prompt;
+{slot_b:.1f} B at {n:,} MoPPS prompts). MoPPS: entry = id + (α, β), 24 B: ≈ {mopps_est:.1f} B per prompt,
+{mopps_b:.1f} measured. DPS: entry = id + a packed `DPSRecord` (9 counts, π and π_before as 15 Doubles, three
+UInt32 counters: 132 B), {stride} B stride: ≈ {dps_est:.1f} B per prompt, {dps_b:.1f} measured. Bulk creation
+costs {bulk_ns:.0f} ns per MoPPS prompt (one hash insert each, a cache miss per insert at this size) and
+loading a checkpoint {load_ns:.0f} ns per prompt (the table is rebuilt by inserting every id)."""
 
 
 def main():
