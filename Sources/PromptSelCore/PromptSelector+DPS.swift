@@ -44,9 +44,7 @@ extension PromptSelector {
                 throw .range("sampled_times of id \(ids[i]) is \(sampled[i]) (need 0 ... 2^32 - 1)")
             }
         }
-        guard m.count + ids.count <= maxPrompts else {
-            throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
-        }
+        try ensureRoom(for: ids.count)
         m.set(ids: ids, states: clean, sampled: sampled.map { UInt32($0) })
     }
 

@@ -73,9 +73,7 @@ public final class PromptSelector {
         try PromptSelector.validateBatch(poolSize: candidates.count, batchSize: batchSize)
         switch model {
         case .mopps(let m):
-            guard m.count + candidates.count <= maxPrompts else {
-                throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
-            }
+            try ensureRoom(for: candidates.count)
             let r = m.draw(candidates, &rng)
             let chosen: [Int]
             switch config.strategy {
@@ -89,9 +87,7 @@ public final class PromptSelector {
             }
             return Selection(positions: chosen, scores: chosen.map { r[$0] })
         case .dps(let m):
-            guard m.count + candidates.count <= maxPrompts else {
-                throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
-            }
+            try ensureRoom(for: candidates.count)
             if candidates.count > m.count { m.table.reserve(extra: candidates.count) }
             let w = config.strategy == .topkEntropy ? config.dpsEntropyWeight : 0
             let score = m.current(m.resolve(candidates)).map { s -> Double in
@@ -128,16 +124,12 @@ public final class PromptSelector {
         }
         switch model {
         case .mopps(let m):
-            guard m.count + ids.count <= maxPrompts else {
-                throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
-            }
+            try ensureRoom(for: ids.count)
             steps &+= 1
             if config.noUpdate { return }
             m.update(ids: ids, rates: rates, rollouts: rollouts, decay: config.decay)
         case .dps(let m):
-            guard m.count + ids.count <= maxPrompts else {
-                throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
-            }
+            try ensureRoom(for: ids.count)
             guard m.step < UInt32.max else { throw PromptSelError(.outOfRange, "more than 2^32 - 1 training steps") }
             steps &+= 1
             // Frozen as the reference: no observation and no propagation either.
@@ -187,7 +179,7 @@ public final class PromptSelector {
                 throw .range("weight * trials = \(weight * trials[i]) exceeds \(SelectorConfig.maxCount) (id \(ids[i]))")
             }
         }
-        try reserve(ids.count, in: m)
+        try ensureRoom(for: ids.count)
         let a = (0..<ids.count).map { m.prior.alpha + weight * successes[$0] }
         let b = (0..<ids.count).map { m.prior.beta + weight * (trials[$0] - successes[$0]) }
         m.set(ids: ids, alpha: a, beta: b)
@@ -208,7 +200,7 @@ public final class PromptSelector {
                     + "got (\(alpha[i]), \(beta[i])) (id \(ids[i]))")
             }
         }
-        try reserve(ids.count, in: m)
+        try ensureRoom(for: ids.count)
         m.set(ids: ids, alpha: alpha, beta: beta)
     }
 
@@ -226,8 +218,9 @@ public final class PromptSelector {
         }
     }
 
-    private func reserve(_ extra: Int, in m: MoPPSModel) throws(PromptSelError) {
-        guard m.count + extra <= maxPrompts else {
+    /// Throws unless `extra` more prompts fit in the table (dense indices are Int32).
+    func ensureRoom(for extra: Int) throws(PromptSelError) {
+        guard count + extra <= maxPrompts else {
             throw PromptSelError(.noMemory, "more than \(maxPrompts) prompts")
         }
     }
