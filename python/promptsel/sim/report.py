@@ -195,12 +195,7 @@ def plot(results, out_dir) -> list[Path]:
     ax.set_xlabel("training rollouts")
     ax.set_ylabel("held-out accuracy")
     ax.set_title(f"Learning curve ({title})")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
-    curve_path = out / "learning_curve.png"
-    fig.savefig(curve_path, dpi=120)
-    plt.close(fig)
+    curve_path = _save(plt, fig, ax, out / "learning_curve.png")
 
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     window = max(1, results.config.steps // 40)
@@ -211,10 +206,15 @@ def plot(results, out_dir) -> list[Path]:
     ax.set_ylabel(f"informative fraction (0 < s < 1){f', {window}-step mean' if window > 1 else ''}")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"Trained prompts with mixed outcomes ({title})")
+    frac_path = _save(plt, fig, ax, out / "informative_fraction.png")
+    return [curve_path, frac_path]
+
+
+def _save(plt, fig, ax, path):
+    """The finish both plots share: grid, legend outside the axes, PNG, close."""
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    frac_path = out / "informative_fraction.png"
-    fig.savefig(frac_path, dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    return [curve_path, frac_path]
+    return path
