@@ -12,7 +12,7 @@ CFLAGS_STRICT := -std=c99 -Wall -Wextra -Werror -pedantic
 export PROMPTSEL_LIB := $(abspath $(LIB))
 export PYTHONPATH := $(abspath python)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all lib test test-swift test-python check-abi example demo bench bench-smoke clean
+.PHONY: all lib lib-static test test-swift test-python test-dist dist check-abi example demo bench bench-smoke bench-install clean
 
 all: lib
 
@@ -20,8 +20,12 @@ all: lib
 lib:
 	$(SWIFT) build -c release --product promptsel
 
+## lib-static: the wheel's library, Swift stdlib linked in (.build-static/release/)
+lib-static:
+	$(PYTHON) hatch_build.py
+
 ## test: everything CI checks (pytest last: its summary closes the run)
-test: test-swift lib check-abi example bench-smoke test-python
+test: test-swift lib check-abi example bench-smoke test-python test-dist
 
 ## test-swift: Swift Testing suites (core math and the exported C symbols)
 test-swift:
@@ -37,6 +41,15 @@ check-abi: lib
 ## test-python: pytest against the release .so
 test-python: lib
 	$(PYTHON) -m pytest -q python/tests
+
+## dist: the sdist, then the wheel built from it (one static Swift build) into dist/
+dist:
+	rm -rf dist
+	$(PYTHON) -m build --outdir dist .
+
+## test-dist: the wheel in a fresh venv outside the tree, pytest against it with the Swift runtime hidden
+test-dist: dist lib
+	$(SHELL) python/tests/installed/run.sh dist
 
 ## example: build the C example with strict flags, check the header as C++17, run it
 example: lib
@@ -57,5 +70,9 @@ bench: lib
 bench-smoke: lib
 	$(PYTHON) bench/run.py --smoke
 
+## bench-install: wheel size, import and library load times (static vs dynamic build)
+bench-install: dist lib
+	$(PYTHON) bench/install_footprint.py --wheel-dir dist --dynamic $(LIB)
+
 clean:
-	rm -rf .build examples/c/basic
+	rm -rf .build .build-static dist examples/c/basic

@@ -19,8 +19,10 @@ let package = Package(
             name: "PromptSelCore",
             linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]
         ),
+        // Symbol-version shim for the wheel's static build (see its source).
+        .target(name: "PromptSelGlibcCompat"),
         // The thin C ABI layer: validation, handles, error bridge, file I/O.
-        .target(name: "PromptSel", dependencies: ["CPromptSel", "PromptSelCore"]),
+        .target(name: "PromptSel", dependencies: ["CPromptSel", "PromptSelCore", "PromptSelGlibcCompat"]),
 
         // MARK: - Tests
         .testTarget(name: "PromptSelCoreTests", dependencies: ["PromptSelCore"]),

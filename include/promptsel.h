@@ -47,6 +47,8 @@ extern "C" {
 
 /* ---- Versions ---------------------------------------------------------- */
 
+/* The version's one source: the library's version string, the Python package's
+ * metadata (hatch_build.py) and promptsel.__version__ all derive from these. */
 #define PROMPTSEL_VERSION_MAJOR 0
 #define PROMPTSEL_VERSION_MINOR 2
 #define PROMPTSEL_VERSION_PATCH 0
@@ -57,7 +59,7 @@ extern "C" {
 
 /** @return PROMPTSEL_VERSION_NUMBER of the library actually loaded. */
 uint32_t promptsel_version_number(void);
-/** @return the version as a static string, e.g. "0.1.0". */
+/** @return "MAJOR.MINOR.PATCH" of the PROMPTSEL_VERSION_* macros above, as a static string. */
 const char *promptsel_version_string(void);
 /** @return PROMPTSEL_ABI_VERSION of the library; compare with the header's at load time. */
 uint32_t promptsel_abi_version(void);

@@ -11,11 +11,19 @@ public func promptsel_version_number() -> UInt32 {
 
 @c @implementation
 public func promptsel_version_string() -> UnsafePointer<CChar>? {
-    cString(promptselVersionString)
+    UnsafePointer(versionCString)
 }
 
-/// Keep in step with PROMPTSEL_VERSION_* (the ABI tests compare them).
-let promptselVersionString: StaticString = "0.2.0"
+/// "MAJOR.MINOR.PATCH" built once from the header's macros, the version's only
+/// source (the Python package's metadata reads the same macros). Never freed: the
+/// header promises a static string.
+nonisolated(unsafe) private let versionCString: UnsafeMutablePointer<CChar> = {
+    let text = "\(PROMPTSEL_VERSION_MAJOR).\(PROMPTSEL_VERSION_MINOR).\(PROMPTSEL_VERSION_PATCH)"
+    let bytes = Array(text.utf8CString)
+    let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+    buffer.initialize(from: bytes, count: bytes.count)
+    return buffer
+}()
 
 @c @implementation
 public func promptsel_abi_version() -> UInt32 {

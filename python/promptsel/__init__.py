@@ -25,7 +25,7 @@ from .errors import (
 from .selector import HMM_PARAMS_FILE, INDEX_SCORE_FILE, Selector, SelectorConfig
 from .verl import NATIVE_CHECKPOINT_FILE, TaskSampler
 
-#: Version of the loaded library, e.g. "0.2.0".
+#: Version of the loaded library ("MAJOR.MINOR.PATCH" of the header that built it).
 __version__ = _lib.promptsel_version_string().decode()
 #: PROMPTSEL_ABI_VERSION of the loaded library (importing _native checked it is the shim's).
 abi_version = _lib.promptsel_abi_version()

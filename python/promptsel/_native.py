@@ -107,25 +107,56 @@ class DpsSummary(ctypes.Structure):
     ]
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The source checkout this package sits in (python/promptsel/ of the repository),
+#: or None for an installed copy.
+CHECKOUT = PACKAGE_DIR.parent.parent if (PACKAGE_DIR.parent.parent / "Package.swift").is_file() else None
+LIBRARY_NAME = "libpromptsel.so"
+
+
 def _candidates():
-    """Where the library may be, in search order."""
+    """Where the library may be, in search order: PROMPTSEL_LIB (an explicit choice:
+    nothing else is tried), the copy bundled in the package (a wheel), then a source
+    checkout's `make lib` and `make lib-static` builds."""
     env = os.environ.get("PROMPTSEL_LIB")
     if env:
-        yield Path(env)
-    package = Path(__file__).resolve().parent
-    yield package / "libpromptsel.so"
-    yield package.parent.parent / ".build" / "release" / "libpromptsel.so"
+        return [Path(env)], "PROMPTSEL_LIB"
+    places = [PACKAGE_DIR / LIBRARY_NAME]
+    if CHECKOUT is not None:
+        places += [CHECKOUT / ".build" / "release" / LIBRARY_NAME, CHECKOUT / ".build-static" / "release" / LIBRARY_NAME]
+    return places, "checkout" if CHECKOUT is not None else "installed"
+
+
+def _advice(kind: str) -> str:
+    if kind == "PROMPTSEL_LIB":
+        return "PROMPTSEL_LIB names no file: point it at a libpromptsel.so or unset it to use the bundled copy"
+    if kind == "checkout":
+        return (f"this is a source checkout ({CHECKOUT}): build the library with `make lib` "
+                "(or `make lib-static`), or set PROMPTSEL_LIB")
+    return ("this installed promptsel has no library: it was installed from a wheel for another platform or "
+            "from a pure-Python build; reinstall the wheel built for this platform "
+            "(pip install --force-reinstall --no-cache-dir promptsel, or the promptsel-*-manylinux_*.whl you built), "
+            "or set PROMPTSEL_LIB to a libpromptsel.so")
 
 
 def _load() -> ctypes.CDLL:
-    tried = []
-    for path in _candidates():
-        if path.is_file():
+    places, kind = _candidates()
+    for path in places:
+        if not path.is_file():
+            continue
+        try:
             # An absolute path: never let the dynamic loader search for another copy.
             return ctypes.CDLL(str(path.resolve()))
-        tried.append(str(path))
-    raise OSError("libpromptsel.so not found; tried: " + ", ".join(tried)
-                  + " (set PROMPTSEL_LIB or run `make lib`)")
+        except OSError as e:
+            if "libswift" in str(e):
+                raise errors.LibraryLoadError(
+                    f"{path} is a dynamic build that needs the Swift runtime, which this machine lacks ({e}). "
+                    "Install the promptsel wheel (its library has the Swift runtime linked in), build one with "
+                    "`make lib-static` or `pip install .`, or add the Swift toolchain's usr/lib/swift/linux "
+                    "to LD_LIBRARY_PATH") from None
+            raise errors.LibraryLoadError(f"{path} could not be loaded: {e}") from None
+    raise errors.LibraryLoadError(f"{LIBRARY_NAME} not found; looked in: " + ", ".join(map(str, places))
+                                  + ". " + _advice(kind))
 
 
 def _in(dtype):
@@ -210,8 +241,9 @@ def _check_abi(library: ctypes.CDLL) -> None:
     library.promptsel_abi_version.argtypes = []
     found = library.promptsel_abi_version()
     if found != ABI_VERSION:
-        raise ImportError(f"{library._name} has ABI version {found} but the promptsel Python package expects "
-                          f"{ABI_VERSION}: rebuild the library (make lib) or update the package")
+        raise errors.LibraryLoadError(
+            f"{library._name} has ABI version {found} but the promptsel Python package expects {ABI_VERSION}: "
+            + ("rebuild the library (make lib)" if CHECKOUT is not None else "reinstall promptsel"))
 
 
 lib = _load()

@@ -99,3 +99,8 @@ def with_context(err: PromptSelError, context: str) -> PromptSelError:
     new = type(err)(f"{context}: {err}")
     new.code = err.code
     return new
+
+
+class LibraryLoadError(ImportError):
+    """libpromptsel.so could not be found or loaded at import; the message lists every
+    place tried and what to do (reinstall the wheel, or `make lib` in a checkout)."""

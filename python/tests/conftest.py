@@ -1,6 +1,8 @@
 """Shared fixtures. The suite runs against the library named by PROMPTSEL_LIB (the
-Makefile points it at the release build), or the shim's own search order. The
-conformance vectors are copies of /work/shared/vectors kept in vectors/."""
+Makefile points it at the release build), or the shim's own search order. With
+PROMPTSEL_TEST_INSTALLED=1 (make test-dist) it runs against the promptsel installed
+in the running interpreter instead, never the source tree. The conformance vectors
+are copies of /work/shared/vectors kept in vectors/."""
 
 import os
 import subprocess
@@ -15,7 +17,9 @@ PYTHON_DIR = TESTS.parent
 REPO = PYTHON_DIR.parent
 HEADER = REPO / "include" / "promptsel.h"
 
-if str(PYTHON_DIR) not in sys.path:
+INSTALLED = os.environ.get("PROMPTSEL_TEST_INSTALLED") == "1"
+
+if not INSTALLED and str(PYTHON_DIR) not in sys.path:
     sys.path.insert(0, str(PYTHON_DIR))
 
 
@@ -39,9 +43,14 @@ def run_python():
 
 def _run_python(code, timeout=60, **env):
     """Runs `code` in a fresh interpreter (for anything that could crash this one) and
-    returns the CompletedProcess. The child finds this promptsel unless `env`
-    overrides PYTHONPATH; an `env` value of None removes that variable."""
-    child_env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR), SWIFT_BACKTRACE="enable=no")
+    returns the CompletedProcess. The child finds the promptsel under test (the source
+    tree, or the installed copy) unless `env` overrides PYTHONPATH; an `env` value of
+    None removes that variable."""
+    child_env = dict(os.environ, SWIFT_BACKTRACE="enable=no")
+    if INSTALLED:
+        child_env.pop("PYTHONPATH", None)
+    else:
+        child_env["PYTHONPATH"] = str(PYTHON_DIR)
     for key, value in env.items():
         if value is None:
             child_env.pop(key, None)

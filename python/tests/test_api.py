@@ -16,7 +16,9 @@ from promptsel import _native, errors
 from promptsel._native import lib
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
-INCLUDE = PYTHON_DIR.parent / "include"
+REPO = PYTHON_DIR.parent
+INCLUDE = REPO / "include"
+HEADER = INCLUDE / "promptsel.h"
 
 # ---- Header fidelity ---------------------------------------------------------------
 
@@ -157,14 +159,35 @@ def _package_copy(tmp_path):
     return dst
 
 
-def test_loader_error_names_every_place_tried(tmp_path, run_python):
+def test_loader_error_for_an_installed_copy_says_reinstall(tmp_path, run_python):
     site = _package_copy(tmp_path)
+    r = run_python("import promptsel", PYTHONPATH=site, PROMPTSEL_LIB=None)
+    assert r.returncode != 0
+    assert "promptsel.errors.LibraryLoadError" in r.stderr
+    assert str(site / "promptsel" / "libpromptsel.so") in r.stderr
+    assert "reinstall the wheel built for this platform" in r.stderr
+    assert "make lib" not in r.stderr
+
+
+def test_loader_error_for_a_checkout_says_make_lib(tmp_path, run_python):
+    checkout = tmp_path / "repo"
+    _package_copy(tmp_path)
+    shutil.copytree(tmp_path / "site", checkout / "python")
+    (checkout / "Package.swift").write_text("// a checkout\n")
+    r = run_python("import promptsel", PYTHONPATH=checkout / "python", PROMPTSEL_LIB=None)
+    assert r.returncode != 0
+    for place in (checkout / "python" / "promptsel", checkout / ".build" / "release",
+                  checkout / ".build-static" / "release"):
+        assert str(place / "libpromptsel.so") in r.stderr
+    assert "make lib" in r.stderr and "reinstall" not in r.stderr
+
+
+def test_loader_env_override_is_exclusive(tmp_path, run_python):
+    site = _package_copy(tmp_path)
+    shutil.copy(lib._name, site / "promptsel" / "libpromptsel.so")
     r = run_python("import promptsel", PYTHONPATH=site, PROMPTSEL_LIB=tmp_path / "missing.so")
     assert r.returncode != 0
-    assert "OSError" in r.stderr
-    assert str(tmp_path / "missing.so") in r.stderr
-    assert str(site / "promptsel" / "libpromptsel.so") in r.stderr
-    assert str(tmp_path / ".build" / "release" / "libpromptsel.so") in r.stderr
+    assert str(tmp_path / "missing.so") in r.stderr and "PROMPTSEL_LIB names no file" in r.stderr
 
 
 def test_loader_prefers_env_then_package_dir(tmp_path, run_python):
@@ -184,6 +207,27 @@ def test_loader_prefers_env_then_package_dir(tmp_path, run_python):
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_missing_swift_runtime_is_reported_as_such(tmp_path, run_python):
+    # A library that needs libswiftCore.so, on a machine that has none: link against a
+    # stand-in, then remove it (as a dynamic build meets a node without the toolchain).
+    stub_dir = tmp_path / "stub"
+    stub_dir.mkdir()
+    (tmp_path / "core.c").write_text("void swift_stand_in(void) {}\n")
+    subprocess.run(["cc", "-shared", "-fPIC", str(tmp_path / "core.c"), "-o", str(stub_dir / "libswiftCore.so")],
+                   check=True)
+    (tmp_path / "lib.c").write_text("void swift_stand_in(void);\n"
+                                    "unsigned promptsel_abi_version(void) { swift_stand_in(); return 1; }\n")
+    dynamic = tmp_path / "libpromptsel.so"
+    subprocess.run(["cc", "-shared", "-fPIC", str(tmp_path / "lib.c"), "-o", str(dynamic),
+                    f"-L{stub_dir}", "-lswiftCore"], check=True)
+    shutil.rmtree(stub_dir)
+    r = run_python("import promptsel", PROMPTSEL_LIB=dynamic)
+    assert r.returncode != 0
+    assert "LibraryLoadError" in r.stderr and "needs the Swift runtime" in r.stderr
+    assert "libswiftCore.so" in r.stderr and "wheel" in r.stderr
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_abi_mismatch_raises_import_error(tmp_path, run_python):
     src = tmp_path / "fake.c"
     src.write_text("unsigned promptsel_abi_version(void) { return 999; }\n")
@@ -191,7 +235,8 @@ def test_abi_mismatch_raises_import_error(tmp_path, run_python):
     subprocess.run(["cc", "-shared", "-fPIC", str(src), "-o", str(fake)], check=True)
     r = run_python("import promptsel", PROMPTSEL_LIB=fake)
     assert r.returncode != 0
-    assert "ImportError" in r.stderr and "ABI version 999" in r.stderr
+    assert "LibraryLoadError" in r.stderr and "ABI version 999" in r.stderr
+    assert issubclass(errors.LibraryLoadError, ImportError)
 
 
 # ---- Construction and config -------------------------------------------------------
@@ -458,11 +503,24 @@ def test_repr_names_method_and_count():
     assert repr(sel) == "<promptsel.Selector method='mopps' strategy='uniform' prompts=3>"
 
 
-def test_pyproject_version_matches_header(header_text):
-    project = tomllib.loads((PYTHON_DIR / "pyproject.toml").read_text())["project"]
+def test_version_has_one_source(header_text):
+    # The header's macros are the version; pyproject.toml takes it from there through
+    # hatch_build.py (test_install checks the built wheel's metadata), the library
+    # builds its string from them, and no other file may state it.
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"] and pyproject["project"]["dynamic"] == ["version"]
+    assert pyproject["project"]["dependencies"] == ["numpy>=1.22"]
+    hatch_build = REPO / "hatch_build.py"
+    namespace = {"__file__": str(hatch_build), "__name__": "hatch_build_under_test"}
+    exec(compile(hatch_build.read_text(), str(hatch_build), "exec"), namespace)
     major, minor, patch = (_macro(header_text, f"PROMPTSEL_VERSION_{p}") for p in ("MAJOR", "MINOR", "PATCH"))
-    assert project["version"] == f"{major}.{minor}.{patch}"
-    assert project["dependencies"] == ["numpy>=1.22"]
+    version = f"{major}.{minor}.{patch}"
+    assert namespace["header_version"](HEADER) == version == promptsel.__version__
+    literal = re.compile(rf"(?<![\d.]){re.escape(version)}(?![\d.])")
+    sources = [*REPO.glob("Sources/**/*.swift"), *REPO.glob("python/promptsel/**/*.py"), REPO / "Package.swift",
+               REPO / "pyproject.toml", hatch_build, HEADER]
+    stated = [str(p.relative_to(REPO)) for p in sources if literal.search(p.read_text())]
+    assert stated == [], f"the version {version} is written out in {stated}"
 
 
 def test_dps_state_probs_follow_the_reference_worked_example():

@@ -1,0 +1,1 @@
+/* No public interface: see glibc_compat.c. */
