@@ -9,6 +9,7 @@ CXX     ?= c++
 BIN     := .build/release
 LIB     := $(BIN)/libpromptsel.so
 CFLAGS_STRICT := -std=c99 -Wall -Wextra -Werror -pedantic
+BUILD_TOOL := .venv-tools/bin/pyproject-build
 export PROMPTSEL_LIB := $(abspath $(LIB))
 export PYTHONPATH := $(abspath python)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
@@ -43,9 +44,14 @@ test-python: lib
 	$(PYTHON) -m pytest -q python/tests
 
 ## dist: the sdist, then the wheel built from it (one static Swift build) into dist/
-dist:
+dist: $(BUILD_TOOL)
 	rm -rf dist
-	$(PYTHON) -m build --outdir dist .
+	$(BUILD_TOOL) --outdir dist .
+
+# pypa/build in a private venv, so `make dist` needs nothing installed by hand.
+$(BUILD_TOOL):
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/python -m pip install -q "build>=1.0"
 
 ## test-dist: the wheel in a fresh venv outside the tree, pytest against it with the Swift runtime hidden
 test-dist: dist lib
