@@ -160,6 +160,13 @@ int promptsel_selector_get_config(promptsel_config *out, const promptsel_selecto
 int promptsel_selector_count(size_t *out, const promptsel_selector *sel);
 
 /**
+ * Memory of the per-prompt state: *out_bytes = heap bytes held for every tracked
+ * prompt (table entries and hash slots, including spare capacity); *out_entry_bytes
+ * = bytes of one prompt's entry (its id and model state). Either may be NULL.
+ */
+int promptsel_selector_memory(size_t *out_bytes, size_t *out_entry_bytes, const promptsel_selector *sel);
+
+/**
  * Writes the tracked ids, in first-seen order, to out[0..*out_len).
  * @return PROMPTSEL_E_BUFFER_TOO_SMALL (with *out_len = count) if out_cap < count.
  */

@@ -55,6 +55,17 @@ public func promptsel_selector_count(_ out: UnsafeMutablePointer<Int>?, _ sel: O
 }
 
 @c @implementation
+public func promptsel_selector_memory(_ out_bytes: UnsafeMutablePointer<Int>?,
+                                      _ out_entry_bytes: UnsafeMutablePointer<Int>?,
+                                      _ sel: OpaquePointer?) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let (bytes, entry) = try SelectorHandle.from(sel).withLock { ($0.allocatedBytes, $0.entryBytes) }
+        out_bytes?.pointee = bytes
+        out_entry_bytes?.pointee = entry
+    }
+}
+
+@c @implementation
 public func promptsel_selector_ids(_ out: UnsafeMutablePointer<Int64>?, _ out_cap: Int,
                                    _ out_len: UnsafeMutablePointer<Int>?, _ sel: OpaquePointer?) -> Int32 {
     bridge { () throws(PromptSelError) in

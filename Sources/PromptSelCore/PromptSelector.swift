@@ -43,6 +43,15 @@ public final class PromptSelector {
         }
     }
 
+    /// Bytes of one tracked prompt's table entry (id and model state), hash slots not
+    /// included.
+    public var entryBytes: Int {
+        switch model {
+        case .mopps: PromptTable<MoPPSModel.Posterior>.entryBytes
+        case .dps: PromptTable<DPSRecord>.entryBytes
+        }
+    }
+
     /// Approximate heap bytes of the per-prompt state.
     public var allocatedBytes: Int {
         switch model {

@@ -131,6 +131,9 @@ public struct PromptTable<Value: BitwiseCopyable>: @unchecked Sendable {
         }
     }
 
+    /// Bytes of one entry (the id beside the model's value), slots not included.
+    public static var entryBytes: Int { MemoryLayout<Entry>.stride }
+
     /// Approximate heap bytes held, for the memory benchmark.
     public var allocatedBytes: Int { entries.capacity * MemoryLayout<Entry>.stride + slots.capacity * 4 }
 

@@ -196,6 +196,7 @@ _SIGNATURES = {
     "promptsel_selector_free": (None, [SelectorPtr]),
     "promptsel_selector_get_config": (_c.c_int, [_config_p, SelectorPtr]),
     "promptsel_selector_count": (_c.c_int, [_size_p, SelectorPtr]),
+    "promptsel_selector_memory": (_c.c_int, [_size_p, _size_p, SelectorPtr]),
     "promptsel_selector_ids": (_c.c_int, [_out(np.int64), _size, _size_p, SelectorPtr]),
     "promptsel_selector_select": (_c.c_int, [_out(np.int64), _out(np.float64), _size, _size_p,
                                              SelectorPtr, _in(np.int64), _size, _size]),

@@ -515,6 +515,16 @@ class Selector:
             lib.promptsel_dps_summary_get(ctypes.byref(st), h)
         return {name: getattr(st, name) for name, _ in _native.DpsSummary._fields_}
 
+    def memory(self):
+        """Memory of the per-prompt state, as the library counts it: {"bytes": heap
+        bytes held (entries and hash slots, spare capacity included), "entry_bytes":
+        bytes of one prompt's entry (id and model state), "prompts": prompts tracked}."""
+        total, entry, n = ctypes.c_size_t(), ctypes.c_size_t(), ctypes.c_size_t()
+        with self._live() as h:
+            lib.promptsel_selector_memory(ctypes.byref(total), ctypes.byref(entry), h)
+            lib.promptsel_selector_count(ctypes.byref(n), h)
+        return {"bytes": total.value, "entry_bytes": entry.value, "prompts": n.value}
+
     def __len__(self):
         n = ctypes.c_size_t()
         with self._live() as h:

@@ -533,3 +533,15 @@ def test_dps_state_probs_follow_the_reference_worked_example():
     np.testing.assert_allclose(probs, [[0.3, 0.4, 0.3], [0.3, 0.3, 0.4], [1 / 3] * 3], rtol=0, atol=1e-15)
     assert len(sel) == 2
     assert sel.state_probs([]).shape == (0, 3)
+
+
+@pytest.mark.parametrize("method, entry", [("mopps", 24), ("dps", 144)])
+def test_memory_reports_entry_size_and_grows_with_prompts(method, entry):
+    sel = promptsel.Selector(method)
+    empty = sel.memory()
+    assert empty == {"bytes": empty["bytes"], "entry_bytes": entry, "prompts": 0}
+    sel.select(np.arange(10_000), 4)
+    m = sel.memory()
+    assert m["prompts"] == 10_000
+    # At least the entries themselves, at most entries plus a 4/3-loaded slot table doubled.
+    assert 10_000 * entry <= m["bytes"] <= 10_000 * (entry + 4 * 4) * 2
