@@ -13,7 +13,7 @@ BUILD_TOOL := .venv-tools/bin/pyproject-build
 export PROMPTSEL_LIB := $(abspath $(LIB))
 export PYTHONPATH := $(abspath python)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all lib lib-static test test-swift test-python test-dist dist check-abi example demo bench bench-smoke bench-install clean
+.PHONY: all lib lib-static constants test test-swift test-python test-dist dist check-abi example demo bench bench-smoke bench-install clean
 
 all: lib
 
@@ -42,6 +42,10 @@ check-abi: lib
 ## test-python: pytest against the release .so
 test-python: lib
 	$(PYTHON) -m pytest -q python/tests
+
+## constants: regenerate python/promptsel/_constants.py from include/promptsel.h
+constants:
+	$(PYTHON) python/tools/gen_constants.py
 
 ## dist: the sdist, then the wheel built from it (one static Swift build) into dist/
 dist: $(BUILD_TOOL)

@@ -4,8 +4,9 @@
  * dataset row id `extra_info.index`) and, each training step, picks which B of the
  * B^ candidate prompts to roll out so that rollouts are spent on prompts that are
  * neither always nor never solved. After the rollouts the trainer feeds back each
- * chosen prompt's success rate. Methods: MoPPS (Beta posterior + Thompson
- * sampling) and DPS (hidden Markov model of the solving state).
+ * chosen prompt's success rate. Methods, by name: "mopps" (Beta posterior +
+ * Thompson sampling) and "dps" (hidden Markov model of the solving state); the
+ * library describes each method's parameters, state and metrics itself.
  *
  * Ownership
  *   Every pointer argument is borrowed for the duration of the call only; the
@@ -13,8 +14,9 @@
  *   caller, together with their capacity (in elements). Handles are created by
  *   promptsel_selector_create/_load/_from_bytes and released by
  *   promptsel_selector_free (NULL is a no-op). A freed handle must not be used again.
- *   Strings returned by the library are static (version, status) or thread-local
- *   (promptsel_last_error) and must not be freed.
+ *   Strings returned by the library are static (version, status, method) or
+ *   thread-local (promptsel_last_error) and must not be freed. Text outputs are
+ *   written NUL-terminated into caller buffers; out_cap counts bytes.
  *
  * Threading
  *   Every function may be called from any thread. Each handle has an internal lock:
@@ -32,7 +34,7 @@
  *
  * Determinism
  *   Every random choice comes from a generator owned by the handle and seeded from
- *   the config. Its state is part of every checkpoint, so a selector restored from a
+ *   the `seed` parameter. Its state is part of every checkpoint, so a selector restored from a
  *   checkpoint makes exactly the choices the uninterrupted one would have made.
  */
 #ifndef PROMPTSEL_H
@@ -55,7 +57,7 @@ extern "C" {
 #define PROMPTSEL_VERSION_NUMBER \
     (PROMPTSEL_VERSION_MAJOR * 10000 + PROMPTSEL_VERSION_MINOR * 100 + PROMPTSEL_VERSION_PATCH)
 /* Bumped on every incompatible change of a signature, struct layout or code. */
-#define PROMPTSEL_ABI_VERSION 1
+#define PROMPTSEL_ABI_VERSION 2
 
 /** @return PROMPTSEL_VERSION_NUMBER of the library actually loaded. */
 uint32_t promptsel_version_number(void);
@@ -67,13 +69,13 @@ uint32_t promptsel_abi_version(void);
 /* ---- Status codes (stable: never renumbered) --------------------------- */
 
 #define PROMPTSEL_OK                   0
-#define PROMPTSEL_E_INVALID_ARG      (-1)  /* NULL pointer, bad size, NaN, unknown enum value */
+#define PROMPTSEL_E_INVALID_ARG      (-1)  /* NULL pointer, bad size, NaN, unknown name */
 #define PROMPTSEL_E_BUFFER_TOO_SMALL (-2)  /* output capacity too small; *out_len holds the need */
 #define PROMPTSEL_E_OUT_OF_RANGE     (-3)  /* a value outside its domain (rate not in [0,1], ...) */
 #define PROMPTSEL_E_UNSUPPORTED      (-4)  /* the selector's method has no such operation */
 #define PROMPTSEL_E_IO               (-5)  /* a file could not be opened, read, written or renamed */
 #define PROMPTSEL_E_CORRUPT          (-6)  /* checkpoint bytes fail magic, length or checksum */
-#define PROMPTSEL_E_VERSION          (-7)  /* unsupported checkpoint format or config struct size */
+#define PROMPTSEL_E_VERSION          (-7)  /* unsupported checkpoint format version */
 #define PROMPTSEL_E_NO_MEMORY        (-8)  /* a size too large to allocate */
 #define PROMPTSEL_E_INTERNAL        (-99)  /* a bug in promptsel: please report it */
 
@@ -86,75 +88,59 @@ const char *promptsel_status_string(int status);
  */
 const char *promptsel_last_error(void);
 
-/* ---- Configuration ----------------------------------------------------- */
+/* ---- Methods and their parameters ------------------------------------- */
 
-#define PROMPTSEL_METHOD_MOPPS 1  /* Beta posterior per prompt, Thompson sampling */
-#define PROMPTSEL_METHOD_DPS   2  /* HMM of the solving state per prompt */
-#define PROMPTSEL_METHOD_GPS   3  /* reserved */
+/*
+ * A method is chosen by name ("mopps", "dps"; promptsel_methods lists them) and
+ * configured by LightGBM-style parameters: "key=value" items separated by spaces,
+ * commas or newlines, e.g. "seed=42 strategy=threshold lower=0.2 upper=0.8".
+ * Unset parameters take their defaults. The library owns the table of every
+ * method's parameters (names, types, defaults, domains, one-line docs), its state
+ * columns and its metrics, and describes it on request, so callers never restate
+ * it. An unknown or misspelled key is PROMPTSEL_E_INVALID_ARG, naming the nearest
+ * valid key.
+ */
 
-#define PROMPTSEL_STRATEGY_TOPK         1  /* MoPPS: nearest the target; DPS: most likely partial */
-#define PROMPTSEL_STRATEGY_THRESHOLD    2  /* MoPPS: uniform among draws inside [lower, upper] */
-#define PROMPTSEL_STRATEGY_UNIFORM      3  /* uniform without replacement; model still updated */
-#define PROMPTSEL_STRATEGY_TOPK_ENTROPY 4  /* DPS: P(partial) + entropy_weight * H(belief) */
-
-#define PROMPTSEL_DPS_PRIOR_CONSTANT  0  /* every transition count = dps_prior_alpha */
-#define PROMPTSEL_DPS_PRIOR_PROGRESS  1
-#define PROMPTSEL_DPS_PRIOR_STABILITY 2
-#define PROMPTSEL_DPS_PRIOR_LOCAL     3
-
-#define PROMPTSEL_DPS_PI_UNIFORM  0
-#define PROMPTSEL_DPS_PI_UNSOLVED 1
-#define PROMPTSEL_DPS_PI_PARTIAL  2
-#define PROMPTSEL_DPS_PI_SOLVED   3
+/** Writes the method names, one per line ("mopps\ndps\n"), NUL-terminated.
+ *  out_cap counts bytes; *out_len receives the length without the NUL (and the size
+ *  needed minus one on PROMPTSEL_E_BUFFER_TOO_SMALL, as every text output). */
+int promptsel_methods(char *out, size_t out_cap, size_t *out_len);
 
 /**
- * Selector configuration. Always start from promptsel_config_init(), which sets
- * struct_size and the defaults of the method, then change the fields you need.
+ * Writes the description of `method`: one tab-separated line per item,
+ *   method  <name>  <summary>
+ *   param   <name>  <type: real|uint64|bool|choice>  <default>  <domain>  <doc>
+ *   state   <column name>  <doc>          (the per-prompt state, in column order)
+ *   metric  <name>  <scope: step|all>  <doc>
+ * Domains read "[0, 1]", "(0, 1]" or "topk|threshold|uniform".
+ * @return PROMPTSEL_E_INVALID_ARG for an unknown method, PROMPTSEL_E_UNSUPPORTED
+ *         for a reserved one (gps).
  */
-typedef struct promptsel_config {
-    uint32_t struct_size;        /* sizeof(promptsel_config); set by promptsel_config_init */
-    int32_t method;              /* PROMPTSEL_METHOD_* */
-    int32_t strategy;            /* PROMPTSEL_STRATEGY_*; default TOPK */
-    int32_t no_update;           /* nonzero: updates are accepted but leave the model frozen */
-    uint64_t seed;               /* seeds the handle's generator; default 0 */
-    /* MoPPS */
-    double target;               /* topk target success rate in [0,1]; default 0.5 */
-    double lower;                /* threshold interval [lower, upper] in [0,1]; default 0.3 */
-    double upper;                /*   default 0.7 */
-    double decay;                /* lambda in (0,1]; default 1 (no forgetting) */
-    double prior_alpha;          /* Beta prior alpha0 in [1e-12, 1e15]; default 1 */
-    double prior_beta;           /* Beta prior beta0 in [1e-12, 1e15]; default 1 */
-    /* DPS */
-    int32_t dps_prior_shape;     /* PROMPTSEL_DPS_PRIOR_*; default CONSTANT */
-    int32_t dps_prior_pi;        /* PROMPTSEL_DPS_PI_*; default UNIFORM */
-    double dps_prior_alpha;      /* count for PRIOR_CONSTANT, in [1e-12, 1e15]; default 1 */
-    double dps_transition_decay; /* lambda_T in (0,1]; default 1 */
-    double dps_entropy_weight;   /* w >= 0 for TOPK_ENTROPY; default 0 */
-} promptsel_config;
-
-/**
- * Fills *out with the defaults of `method` (PROMPTSEL_METHOD_*).
- * @return PROMPTSEL_OK, PROMPTSEL_E_INVALID_ARG (NULL) or PROMPTSEL_E_UNSUPPORTED.
- */
-int promptsel_config_init(promptsel_config *out, int32_t method);
+int promptsel_method_describe(char *out, size_t out_cap, size_t *out_len, const char *method);
 
 /* ---- Selector lifetime ------------------------------------------------- */
 
 typedef struct promptsel_selector promptsel_selector;
 
 /**
- * Creates a selector with no prompts tracked.
+ * Creates a selector of `method` with no prompts tracked.
+ * @param params  "key=value ..." over the method's defaults; NULL or "" for all defaults.
  * @param[out] out  receives the new handle on success; untouched on failure.
- * @return PROMPTSEL_OK, PROMPTSEL_E_INVALID_ARG, PROMPTSEL_E_OUT_OF_RANGE,
- *         PROMPTSEL_E_VERSION (struct_size mismatch) or PROMPTSEL_E_UNSUPPORTED.
+ * @return PROMPTSEL_OK, PROMPTSEL_E_INVALID_ARG (unknown method or key, malformed
+ *         value), PROMPTSEL_E_OUT_OF_RANGE (a value outside its domain) or
+ *         PROMPTSEL_E_UNSUPPORTED (a reserved method).
  */
-int promptsel_selector_create(promptsel_selector **out, const promptsel_config *config);
+int promptsel_selector_create(promptsel_selector **out, const char *method, const char *params);
 
 /** Releases a selector. NULL is a no-op. */
 void promptsel_selector_free(promptsel_selector *sel);
 
-/** Copies the selector's configuration into *out. */
-int promptsel_selector_get_config(promptsel_config *out, const promptsel_selector *sel);
+/** @return the selector's method name (static), or NULL for a NULL handle. */
+const char *promptsel_selector_method(const promptsel_selector *sel);
+
+/** Writes every parameter of the selector, "key=value" space-separated in the
+ *  order of promptsel_method_describe (text output, as promptsel_methods). */
+int promptsel_selector_params(char *out, size_t out_cap, size_t *out_len, const promptsel_selector *sel);
 
 /** *out = number of prompt ids the selector tracks. */
 int promptsel_selector_count(size_t *out, const promptsel_selector *sel);
@@ -173,6 +159,11 @@ int promptsel_selector_memory(size_t *out_bytes, size_t *out_entry_bytes, const 
 int promptsel_selector_ids(int64_t *out, size_t out_cap, size_t *out_len,
                            const promptsel_selector *sel);
 
+/** *out = number of state columns per prompt (the "state" lines of the description):
+ *  2 for mopps (alpha, beta), 16 for dps (3 beliefs, 9 counts, 3 earlier beliefs,
+ *  times observed). */
+int promptsel_selector_state_width(size_t *out, const promptsel_selector *sel);
+
 /* ---- One training step ------------------------------------------------- */
 
 /**
@@ -182,26 +173,28 @@ int promptsel_selector_ids(int64_t *out, size_t out_cap, size_t *out_len,
  *
  * @param[out] out_positions  positions into candidate_ids of the chosen candidates,
  *                            in the method's order (topk: best first).
- * @param[out] out_scores     acquisition score of each chosen candidate: the
- *                            Thompson draw r for MoPPS, the predicted probability
- *                            of the partial state (plus the entropy bonus) for DPS.
+ * @param[out] out_scores     acquisition score of each chosen candidate (mopps: the
+ *                            Thompson draw; dps: P(partial) plus the entropy bonus).
  *                            May be NULL.
- * @param out_cap             capacity of both output arrays; must be >= batch_size.
+ * @param[out] out_state      the state row of each chosen candidate, read after the
+ *                            choice: state_width doubles per candidate, so that an
+ *                            adapter never looks the chosen ids up again. May be NULL.
+ * @param out_cap             capacity of the outputs in candidates (rows): >= batch_size.
  * @param[out] out_count      receives batch_size.
  * @return PROMPTSEL_OK, PROMPTSEL_E_INVALID_ARG (NULL arrays, n == 0,
  *         batch_size == 0 or > n), PROMPTSEL_E_BUFFER_TOO_SMALL.
  */
-int promptsel_selector_select(int64_t *out_positions, double *out_scores, size_t out_cap,
-                              size_t *out_count, promptsel_selector *sel,
+int promptsel_selector_select(int64_t *out_positions, double *out_scores, double *out_state,
+                              size_t out_cap, size_t *out_count, promptsel_selector *sel,
                               const int64_t *candidate_ids, size_t n, size_t batch_size);
 
 /**
  * Feeds back the rollouts of one training step: prompt ids[i] was rolled out
  * rollouts[i] times (1 <= rollouts[i] <= 2^20) with mean success success_rate[i]
- * in [0,1]. Duplicate ids
- * are applied in order. All inputs are validated before anything changes.
- * For MoPPS: alpha <- decay*alpha + (1-decay)*alpha0 + s*k, likewise beta with 1-s.
- * With no_update set the call validates and returns without changing the model.
+ * in [0,1]. Duplicate ids are applied in order. All inputs are validated before
+ * anything changes. For mopps: alpha <- decay*alpha + (1-decay)*alpha0 + s*k,
+ * likewise beta with 1-s. With no_update=true the call validates and returns
+ * without changing the model.
  */
 int promptsel_selector_update(promptsel_selector *sel, const int64_t *ids,
                               const double *success_rate, const int32_t *rollouts, size_t n);
@@ -213,90 +206,51 @@ int promptsel_selector_predict(double *out_mean, size_t out_cap, const promptsel
                                const int64_t *ids, size_t n);
 
 /**
- * MoPPS only: Beta posterior parameters of each id. Either output may be NULL.
- * @return PROMPTSEL_E_UNSUPPORTED for other methods.
+ * The state of each id at the current step, state_width doubles per id, row-major
+ * (columns as the description's "state" lines). out_cap counts doubles (>= width*n).
  */
-int promptsel_selector_posterior(double *out_alpha, double *out_beta, size_t out_cap,
-                                 const promptsel_selector *sel, const int64_t *ids, size_t n);
+int promptsel_selector_get_state(double *out, size_t out_cap, const promptsel_selector *sel,
+                                 const int64_t *ids, size_t n);
+
+/** The state row of a prompt never seen: the prior (state_width doubles, out_cap >= width). */
+int promptsel_selector_prior(double *out, size_t out_cap, const promptsel_selector *sel);
+
+#define PROMPTSEL_METRICS_STEP 0  /* about the last update: O(1) */
+#define PROMPTSEL_METRICS_ALL  1  /* over every tracked prompt: O(prompts) */
 
 /**
- * DPS only: predicted belief over (unsolved, partial, solved) at the next step.
- * out[3*i + 0..2] receives the belief of ids[i]; out_cap counts doubles (>= 3*n).
- * @return PROMPTSEL_E_UNSUPPORTED for other methods.
+ * The method's metrics of `scope` (the description's "metric" lines of that scope,
+ * in order) into out[0..*out_len). A method may have none (*out_len = 0).
  */
-int promptsel_selector_state_probs(double *out, size_t out_cap, const promptsel_selector *sel,
-                                   const int64_t *ids, size_t n);
-
-/** DPS: prediction quality of the last update call (the authors' trainer logs these). */
-typedef struct promptsel_dps_update_stats {
-    uint64_t observed;           /* observations in the last update */
-    uint64_t confusion[9];       /* [3*observed_state + argmax of the predicted belief] */
-    double accuracy;             /* argmax(belief) == observed state; NaN if none observed */
-    double partial_precision;    /* of the partial state; NaN when nothing predicted partial */
-    double partial_recall;       /* NaN when nothing observed partial */
-} promptsel_dps_update_stats;
-
-/** DPS: statistics over every tracked prompt. */
-typedef struct promptsel_dps_summary {
-    uint64_t prompts;            /* prompts tracked */
-    double mean_entropy;         /* mean of -sum p log(p + 1e-10) of the beliefs */
-    double mean_partial;         /* mean predicted probability of the partial state */
-    uint64_t sampled_min;        /* times selected (observed): min, max, mean, std */
-    uint64_t sampled_max;
-    double sampled_mean;
-    double sampled_std;
-} promptsel_dps_summary;
-
-/** DPS only: *out = statistics of the last update call. O(1). */
-int promptsel_dps_update_stats_get(promptsel_dps_update_stats *out, const promptsel_selector *sel);
-
-/** DPS only: *out = statistics over every tracked prompt. O(prompts tracked). */
-int promptsel_dps_summary_get(promptsel_dps_summary *out, const promptsel_selector *sel);
+int promptsel_selector_metrics(double *out, size_t out_cap, size_t *out_len,
+                               const promptsel_selector *sel, int scope);
 
 /* ---- Importing state --------------------------------------------------- */
 
 /**
- * MoPPS only: warm start from offline results, alpha = alpha0 + weight*successes[i],
+ * Sets the state of each id from rows laid out as promptsel_selector_get_state
+ * (state_width doubles per id), adding ids not yet tracked: imports the reference
+ * samplers' checkpoints. Every row is validated first (mopps: alpha and beta in
+ * [1e-12, 1e15]; dps: counts in [0, 1e15] with positive column sums, beliefs
+ * probability vectors within 1e-6, times observed an integer below 2^32).
+ */
+int promptsel_selector_set_state(promptsel_selector *sel, const int64_t *ids, const double *values,
+                                 size_t n);
+
+/**
+ * Warm start from offline results (mopps): alpha = alpha0 + weight*successes[i],
  * beta = beta0 + weight*(trials[i] - successes[i]) (replaces any current state of
  * the id). Requires 0 <= successes <= trials, finite, weight >= 0 and finite.
+ * @return PROMPTSEL_E_UNSUPPORTED for methods without a warm start.
  */
 int promptsel_selector_warm_start(promptsel_selector *sel, const int64_t *ids,
                                   const double *successes, const double *trials, size_t n,
                                   double weight);
 
-/**
- * MoPPS only: sets alpha[i], beta[i] (both in [1e-12, 1e15]) for each id, adding ids
- * not yet tracked. Used to import a reference `index_score.json` checkpoint.
- */
-int promptsel_selector_set_posterior(promptsel_selector *sel, const int64_t *ids,
-                                     const double *alpha, const double *beta, size_t n);
-
-/**
- * DPS only: the full state of each id at the current step (the prior for unseen
- * ids), as the reference's `hmm_params.json` holds it. Per id i:
- *   out_alpha[9*i + 3*to + from]  transition counts (row = next state, column = current)
- *   out_pi[3*i + k]               predicted next-step belief
- *   out_pi_before[3*i + k]        the belief one step earlier
- *   out_sampled[i]                times the prompt was observed
- * Any output may be NULL. out_cap counts prompts (>= n).
- */
-int promptsel_dps_get_state(double *out_alpha, double *out_pi, double *out_pi_before,
-                            int64_t *out_sampled, size_t out_cap, const promptsel_selector *sel,
-                            const int64_t *ids, size_t n);
-
-/**
- * DPS only: sets the state of each id, laid out as promptsel_dps_get_state (imports
- * `hmm_params.json`). Counts finite and >= 0 with positive column sums; beliefs
- * finite, >= 0, summing to 1 within 1e-6; 0 <= sampled < 2^32; counts <= 1e15.
- */
-int promptsel_dps_set_state(promptsel_selector *sel, const int64_t *ids, const double *alpha,
-                            const double *pi, const double *pi_before, const int64_t *sampled,
-                            size_t n);
-
 /* ---- Checkpoints ------------------------------------------------------- */
 
 /**
- * Serializes the whole state (config, generator, every prompt) into out.
+ * Serializes the whole state (parameters, generator, every prompt) into out.
  * Binary, little-endian, versioned, with a CRC-32 over the content.
  * @return PROMPTSEL_E_BUFFER_TOO_SMALL with *out_len = size needed if out_cap is
  *         too small (out may be NULL then).
@@ -304,7 +258,7 @@ int promptsel_dps_set_state(promptsel_selector *sel, const int64_t *ids, const d
 int promptsel_selector_serialize(uint8_t *out, size_t out_cap, size_t *out_len,
                                  const promptsel_selector *sel);
 
-/** Replaces the whole state of sel (config included) with serialized bytes. */
+/** Replaces the whole state of sel (method and parameters included) with serialized bytes. */
 int promptsel_selector_deserialize(promptsel_selector *sel, const uint8_t *data, size_t len);
 
 /** Creates a new selector from serialized bytes. */
@@ -317,8 +271,15 @@ int promptsel_selector_from_bytes(promptsel_selector **out, const uint8_t *data,
  */
 int promptsel_selector_save(const promptsel_selector *sel, const char *path);
 
-/** Creates a new selector from a file written by promptsel_selector_save. */
+/** Creates a new selector from a file written by promptsel_selector_save (this
+ *  version's format, or format 1 of promptsel 0.2). */
 int promptsel_selector_load(promptsel_selector **out, const char *path);
+
+/**
+ * Writes len bytes to `path` atomically, as promptsel_selector_save does (for a
+ * caller's own files beside a checkpoint, e.g. the reference samplers' JSON).
+ */
+int promptsel_file_write_atomic(const char *path, const uint8_t *data, size_t len);
 
 #ifdef __cplusplus
 }

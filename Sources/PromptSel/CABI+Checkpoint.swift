@@ -67,3 +67,13 @@ public func promptsel_selector_load(_ out: UnsafeMutablePointer<OpaquePointer?>?
         out.pointee = SelectorHandle(selector).retainedPointer()
     }
 }
+
+@c @implementation
+public func promptsel_file_write_atomic(_ path: UnsafePointer<CChar>?, _ data: UnsafePointer<UInt8>?,
+                                        _ len: Int) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let file = try Arg.string(path, "path")
+        let bytes = try Arg.array(data, len, "data", "len")
+        try AtomicFile.write(bytes, to: file)
+    }
+}

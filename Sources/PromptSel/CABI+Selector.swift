@@ -6,27 +6,14 @@ import PromptSelCore
 // inside `bridge`, so failures become status codes and leave state unchanged.
 
 @c @implementation
-public func promptsel_config_init(_ out: UnsafeMutablePointer<promptsel_config>?, _ method: Int32) -> Int32 {
-    bridge { () throws(PromptSelError) in
-        let out = try Arg.pointer(out, "out")
-        guard let m = SelectionMethod(rawValue: method) else {
-            if method == PROMPTSEL_METHOD_GPS {
-                throw PromptSelError(.unsupported, "method GPS (\(method)) is not available in this version")
-            }
-            throw PromptSelError(.invalidArgument, "unknown method \(method)")
-        }
-        out.pointee = SelectorConfig(method: m).c
-    }
-}
-
-@c @implementation
 public func promptsel_selector_create(_ out: UnsafeMutablePointer<OpaquePointer?>?,
-                                      _ config: UnsafePointer<promptsel_config>?) -> Int32 {
+                                      _ method: UnsafePointer<CChar>?,
+                                      _ params: UnsafePointer<CChar>?) -> Int32 {
     bridge { () throws(PromptSelError) in
         let out = try Arg.pointer(out, "out")
-        guard let config else { throw PromptSelError(.invalidArgument, "config is NULL") }
-        let selector = try PromptSelector(config: try SelectorConfig(c: config.pointee))
-        out.pointee = SelectorHandle(selector).retainedPointer()
+        let name = try Arg.string(method, "method")
+        let text = try Arg.string(params, "params", optional: true)
+        out.pointee = SelectorHandle(try PromptSelector(method: name, params: text)).retainedPointer()
     }
 }
 
@@ -37,12 +24,19 @@ public func promptsel_selector_free(_ sel: OpaquePointer?) {
 }
 
 @c @implementation
-public func promptsel_selector_get_config(_ out: UnsafeMutablePointer<promptsel_config>?,
-                                          _ sel: OpaquePointer?) -> Int32 {
+public func promptsel_selector_method(_ sel: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let handle = try? SelectorHandle.from(sel), let name = try? handle.withLock({ $0.info.name }) else {
+        return nil
+    }
+    return MethodNames.cString(name)
+}
+
+@c @implementation
+public func promptsel_selector_params(_ out: UnsafeMutablePointer<CChar>?, _ out_cap: Int,
+                                      _ out_len: UnsafeMutablePointer<Int>?, _ sel: OpaquePointer?) -> Int32 {
     bridge { () throws(PromptSelError) in
-        let out = try Arg.pointer(out, "out")
-        let config = try SelectorHandle.from(sel).withLock { $0.config }
-        out.pointee = config.c
+        let text = try SelectorHandle.from(sel).withLock { $0.parameters.text }
+        try Arg.text(text, out, out_cap, out_len)
     }
 }
 
@@ -78,8 +72,17 @@ public func promptsel_selector_ids(_ out: UnsafeMutablePointer<Int64>?, _ out_ca
 }
 
 @c @implementation
+public func promptsel_selector_state_width(_ out: UnsafeMutablePointer<Int>?, _ sel: OpaquePointer?) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let out = try Arg.pointer(out, "out")
+        out.pointee = try SelectorHandle.from(sel).withLock { $0.info.state.count }
+    }
+}
+
+@c @implementation
 public func promptsel_selector_select(_ out_positions: UnsafeMutablePointer<Int64>?,
-                                      _ out_scores: UnsafeMutablePointer<Double>?, _ out_cap: Int,
+                                      _ out_scores: UnsafeMutablePointer<Double>?,
+                                      _ out_state: UnsafeMutablePointer<Double>?, _ out_cap: Int,
                                       _ out_count: UnsafeMutablePointer<Int>?, _ sel: OpaquePointer?,
                                       _ candidate_ids: UnsafePointer<Int64>?, _ n: Int,
                                       _ batch_size: Int) -> Int32 {
@@ -92,11 +95,12 @@ public func promptsel_selector_select(_ out_positions: UnsafeMutablePointer<Int6
         // Checked before selecting: a failure must not advance the generator.
         let positions = try Arg.output(out_positions, out_cap, needed: batch, "out_positions")
         let chosen = try handle.withLock { s throws(PromptSelError) in
-            try s.select(candidates: candidates, batchSize: batch)
+            try s.select(candidates: candidates, batchSize: batch, withState: out_state != nil)
         }
-        positions?.store(chosen.positions.map { Int64($0) })
-        out_scores?.store(chosen.scores)
-        outCount.pointee = chosen.positions.count
+        positions?.store(chosen.selection.positions.map { Int64($0) })
+        out_scores?.store(chosen.selection.scores)
+        out_state?.store(chosen.state)
+        outCount.pointee = chosen.selection.positions.count
     }
 }
 
@@ -129,17 +133,69 @@ public func promptsel_selector_predict(_ out_mean: UnsafeMutablePointer<Double>?
 }
 
 @c @implementation
-public func promptsel_selector_posterior(_ out_alpha: UnsafeMutablePointer<Double>?,
-                                         _ out_beta: UnsafeMutablePointer<Double>?, _ out_cap: Int,
+public func promptsel_selector_get_state(_ out: UnsafeMutablePointer<Double>?, _ out_cap: Int,
                                          _ sel: OpaquePointer?, _ ids: UnsafePointer<Int64>?,
                                          _ n: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
         let idList = try Arg.array(ids, n, "ids")
-        try Arg.capacity(out_cap, needed: idList.count)
-        let p = try handle.withLock { s throws(PromptSelError) in try s.posterior(idList) }
-        out_alpha?.store(p.alpha)
-        out_beta?.store(p.beta)
+        let rows = try handle.withLock { s throws(PromptSelError) -> [Double] in
+            // Checked under the lock, before reading: the width is the selector's.
+            _ = try Arg.output(out, out_cap, needed: s.info.state.count * idList.count, "out")
+            return s.state(idList)
+        }
+        out?.store(rows)
+    }
+}
+
+@c @implementation
+public func promptsel_selector_prior(_ out: UnsafeMutablePointer<Double>?, _ out_cap: Int,
+                                     _ sel: OpaquePointer?) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let handle = try SelectorHandle.from(sel)
+        let row = try handle.withLock { s throws(PromptSelError) -> [Double] in
+            _ = try Arg.output(out, out_cap, needed: s.info.state.count, "out")
+            return s.priorRow
+        }
+        out?.store(row)
+    }
+}
+
+@c @implementation
+public func promptsel_selector_metrics(_ out: UnsafeMutablePointer<Double>?, _ out_cap: Int,
+                                       _ out_len: UnsafeMutablePointer<Int>?, _ sel: OpaquePointer?,
+                                       _ scope: Int32) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let handle = try SelectorHandle.from(sel)
+        let outLen = try Arg.pointer(out_len, "out_len")
+        guard let scope = MetricScope(rawValue: scope) else {
+            throw PromptSelError(.invalidArgument, "unknown metrics scope \(scope) (PROMPTSEL_METRICS_STEP or _ALL)")
+        }
+        let cap = try Arg.count(out_cap, "out_cap")
+        let values = try handle.withLock { s throws(PromptSelError) -> [Double] in
+            let needed = s.info.metrics(scope).count
+            guard cap >= needed else {
+                outLen.pointee = needed
+                throw PromptSelError(.bufferTooSmall, "metrics need \(needed) values, out_cap is \(cap)")
+            }
+            return s.metrics(scope)
+        }
+        if !values.isEmpty { try Arg.pointer(out, "out").store(values) }
+        outLen.pointee = values.count
+    }
+}
+
+@c @implementation
+public func promptsel_selector_set_state(_ sel: OpaquePointer?, _ ids: UnsafePointer<Int64>?,
+                                         _ values: UnsafePointer<Double>?, _ n: Int) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let handle = try SelectorHandle.from(sel)
+        let idList = try Arg.array(ids, n, "ids")
+        try handle.withLock { s throws(PromptSelError) in
+            let width = s.info.state.count
+            let rows = try Arg.array(values, width * idList.count, "values")
+            try s.setState(ids: idList, rows: rows)
+        }
     }
 }
 
@@ -156,18 +212,5 @@ public func promptsel_selector_warm_start(_ sel: OpaquePointer?, _ ids: UnsafePo
         try handle.withLock { sel throws(PromptSelError) in
             try sel.warmStart(ids: idList, successes: s, trials: t, weight: weight)
         }
-    }
-}
-
-@c @implementation
-public func promptsel_selector_set_posterior(_ sel: OpaquePointer?, _ ids: UnsafePointer<Int64>?,
-                                             _ alpha: UnsafePointer<Double>?,
-                                             _ beta: UnsafePointer<Double>?, _ n: Int) -> Int32 {
-    bridge { () throws(PromptSelError) in
-        let handle = try SelectorHandle.from(sel)
-        let idList = try Arg.array(ids, n, "ids")
-        let a = try Arg.array(alpha, n, "alpha")
-        let b = try Arg.array(beta, n, "beta")
-        try handle.withLock { s throws(PromptSelError) in try s.setPosterior(ids: idList, alpha: a, beta: b) }
     }
 }

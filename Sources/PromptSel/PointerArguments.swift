@@ -46,6 +46,33 @@ enum Arg {
         }
     }
 
+    /// Writes `text` NUL-terminated into a caller buffer of `cap` bytes; *out_len gets
+    /// its length, or on PROMPTSEL_E_BUFFER_TOO_SMALL the length the buffer needs
+    /// minus the NUL (the convention of every array output: the count needed).
+    static func text(_ text: String, _ out: UnsafeMutablePointer<CChar>?, _ cap: Int,
+                     _ outLen: UnsafeMutablePointer<Int>?) throws(PromptSelError) {
+        let outLen = try pointer(outLen, "out_len")
+        let bytes = Array(text.utf8)
+        let cap = try count(cap, "out_cap")
+        guard cap > bytes.count else {
+            outLen.pointee = bytes.count
+            throw PromptSelError(.bufferTooSmall, "the text needs \(bytes.count + 1) bytes, out_cap is \(cap)")
+        }
+        let dst = try pointer(out, "out")
+        for (i, b) in bytes.enumerated() { dst[i] = CChar(bitPattern: b) }
+        dst[bytes.count] = 0
+        outLen.pointee = bytes.count
+    }
+
+    /// A NUL-terminated string from C, or "" for NULL when `optional`.
+    static func string(_ p: UnsafePointer<CChar>?, _ name: String, optional: Bool) throws(PromptSelError) -> String {
+        guard let p else {
+            if optional { return "" }
+            throw PromptSelError(.invalidArgument, "\(name) is NULL")
+        }
+        return String(cString: p)
+    }
+
     static func string(_ p: UnsafePointer<CChar>?, _ name: String) throws(PromptSelError) -> String {
         guard let p else { throw PromptSelError(.invalidArgument, "\(name) is NULL") }
         let s = String(cString: p)

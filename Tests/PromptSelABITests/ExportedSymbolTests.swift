@@ -9,15 +9,28 @@ import PromptSel
 
 func lastError() -> String { promptsel_last_error().map { String(cString: $0) } ?? "" }
 
-func makeSelector(seed: UInt64 = 1, _ edit: (inout promptsel_config) -> Void = { _ in }) throws -> OpaquePointer {
-    var cfg = promptsel_config()
-    #expect(promptsel_config_init(&cfg, PROMPTSEL_METHOD_MOPPS) == PROMPTSEL_OK)
-    cfg.seed = seed
-    edit(&cfg)
+func makeSelector(seed: UInt64 = 1, method: String = "mopps", _ params: String = "") throws -> OpaquePointer {
     var sel: OpaquePointer?
-    let rc = promptsel_selector_create(&sel, &cfg)
+    let rc = promptsel_selector_create(&sel, method, "seed=\(seed) " + params)
     guard rc == PROMPTSEL_OK, let sel else { throw PromptSelError(.internalError, "create failed: \(rc) \(lastError())") }
     return sel
+}
+
+func text(_ call: (UnsafeMutablePointer<CChar>?, Int, UnsafeMutablePointer<Int>) -> Int32) -> String {
+    var need = 0
+    #expect(call(nil, 0, &need) == PROMPTSEL_E_BUFFER_TOO_SMALL)
+    var buf = [CChar](repeating: 0, count: need + 1)
+    var len = 0
+    #expect(call(&buf, buf.count, &len) == PROMPTSEL_OK)
+    #expect(len == need)
+    return String(cString: buf)
+}
+
+/// MoPPS alpha and beta of `ids`: columns 0 and 1 of the generic state.
+func posterior(_ sel: OpaquePointer, _ ids: [Int64]) -> (alpha: [Double], beta: [Double]) {
+    var rows = [Double](repeating: 0, count: 2 * ids.count)
+    #expect(promptsel_selector_get_state(&rows, rows.count, sel, ids, ids.count) == PROMPTSEL_OK)
+    return (stride(from: 0, to: rows.count, by: 2).map { rows[$0] }, stride(from: 1, to: rows.count, by: 2).map { rows[$0] })
 }
 
 func serialize(_ sel: OpaquePointer) -> [UInt8] {
@@ -53,36 +66,48 @@ struct ExportedSymbolTests {
         #expect(String(cString: promptsel_status_string(-1234)!) == "unknown status")
     }
 
-    @Test("config_init fills defaults and struct_size; bad method is refused")
-    func configInit() {
-        var cfg = promptsel_config()
-        #expect(promptsel_config_init(&cfg, PROMPTSEL_METHOD_MOPPS) == PROMPTSEL_OK)
-        #expect(cfg.struct_size == UInt32(MemoryLayout<promptsel_config>.size))
-        #expect(cfg.strategy == PROMPTSEL_STRATEGY_TOPK && cfg.target == 0.5 && cfg.decay == 1 && cfg.prior_alpha == 1)
-        #expect(promptsel_config_init(&cfg, 77) == PROMPTSEL_E_INVALID_ARG)
-        #expect(lastError().contains("unknown method 77"))
-        #expect(promptsel_config_init(nil, PROMPTSEL_METHOD_MOPPS) == PROMPTSEL_E_INVALID_ARG)
+    @Test("methods and their descriptions come from the library; bad names are refused")
+    func describe() {
+        #expect(text { promptsel_methods($0, $1, $2) } == "mopps\ndps\n")
+        let d = text { promptsel_method_describe($0, $1, $2, "mopps") }
+        #expect(d.hasPrefix("method\tmopps\t"))
+        #expect(d.contains("param\tstrategy\tchoice\ttopk\ttopk|threshold|uniform\t"))
+        #expect(d.contains("param\ttarget\treal\t0.5\t[0.0, 1.0]\t") && d.contains("param\tdecay\treal\t1.0\t(0.0, 1.0]\t"))
+        #expect(d.contains("state\talpha\t") && d.contains("state\tbeta\t"))
+        var len = 0
+        var buf = [CChar](repeating: 0, count: 4096)
+        #expect(promptsel_method_describe(&buf, buf.count, &len, "mopp") == PROMPTSEL_E_INVALID_ARG)
+        #expect(lastError().contains("did you mean 'mopps'"))
+        #expect(promptsel_method_describe(&buf, buf.count, &len, "gps") == PROMPTSEL_E_UNSUPPORTED)
+        #expect(promptsel_method_describe(&buf, buf.count, &len, nil) == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_method_describe(&buf, buf.count, nil, "dps") == PROMPTSEL_E_INVALID_ARG)
     }
 
-    @Test("create refuses a bad struct_size, NULLs and out-of-range values")
-    func createErrors() {
-        var cfg = promptsel_config()
-        _ = promptsel_config_init(&cfg, PROMPTSEL_METHOD_MOPPS)
+    @Test("create refuses unknown keys (naming the nearest), NULLs and out-of-range values")
+    func createErrors() throws {
         var sel: OpaquePointer?
-        var bad = cfg
-        bad.struct_size = 8
-        #expect(promptsel_selector_create(&sel, &bad) == PROMPTSEL_E_VERSION)
-        bad = cfg; bad.decay = 0
-        #expect(promptsel_selector_create(&sel, &bad) == PROMPTSEL_E_OUT_OF_RANGE)
+        #expect(promptsel_selector_create(&sel, "mopps", "decay=0") == PROMPTSEL_E_OUT_OF_RANGE)
         #expect(lastError().contains("decay"))
-        bad = cfg; bad.target = .nan
-        #expect(promptsel_selector_create(&sel, &bad) == PROMPTSEL_E_INVALID_ARG)
-        bad = cfg; bad.strategy = 42
-        #expect(promptsel_selector_create(&sel, &bad) == PROMPTSEL_E_INVALID_ARG)
-        #expect(promptsel_selector_create(&sel, nil) == PROMPTSEL_E_INVALID_ARG)
-        #expect(promptsel_selector_create(nil, &cfg) == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_create(&sel, "mopps", "target=nan") == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_create(&sel, "mopps", "strategy=42") == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_create(&sel, "mopps", "tagret=0.4") == PROMPTSEL_E_INVALID_ARG)
+        #expect(lastError().contains("did you mean 'target'"))
+        #expect(promptsel_selector_create(&sel, "mopps", "target") == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_create(&sel, "mopps", "seed=1 seed=2") == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_create(&sel, "dps", "strategy=threshold") == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_create(&sel, nil, "") == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_create(nil, "mopps", "") == PROMPTSEL_E_INVALID_ARG)
         #expect(sel == nil)
         promptsel_selector_free(nil)
+        // NULL params: every default; the parameters read back in the described order.
+        #expect(promptsel_selector_create(&sel, "mopps", nil) == PROMPTSEL_OK)
+        defer { promptsel_selector_free(sel) }
+        #expect(String(cString: promptsel_selector_method(sel)!) == "mopps")
+        #expect(promptsel_selector_method(nil) == nil)
+        #expect(text { promptsel_selector_params($0, $1, $2, sel) }
+            == "seed=0 strategy=topk no_update=false target=0.5 lower=0.3 upper=0.7 decay=1.0 prior_alpha=1.0 prior_beta=1.0")
+        var width = 0
+        #expect(promptsel_selector_state_width(&width, sel) == PROMPTSEL_OK && width == 2)
     }
 
     @Test("a select/update step through raw pointers; last error clears on success")
@@ -92,9 +117,11 @@ struct ExportedSymbolTests {
         let cands: [Int64] = (0..<64).map { 1_000_000_007 * $0 }
         var pos = [Int64](repeating: -1, count: 8), scores = [Double](repeating: -1, count: 8)
         var count = 0
-        #expect(promptsel_selector_select(&pos, &scores, 8, &count, sel, cands, 64, 100) == PROMPTSEL_E_INVALID_ARG)
+        var state = [Double](repeating: -1, count: 16)
+        #expect(promptsel_selector_select(&pos, &scores, nil, 8, &count, sel, cands, 64, 100) == PROMPTSEL_E_INVALID_ARG)
         #expect(!lastError().isEmpty)
-        #expect(promptsel_selector_select(&pos, &scores, 8, &count, sel, cands, 64, 8) == PROMPTSEL_OK)
+        #expect(promptsel_selector_select(&pos, &scores, &state, 8, &count, sel, cands, 64, 8) == PROMPTSEL_OK)
+        #expect(state == [Double](repeating: 1, count: 16))  // the chosen rows: the prior Beta(1, 1)
         #expect(promptsel_last_error() == nil)
         #expect(count == 8 && Set(pos).count == 8 && pos.allSatisfy { $0 >= 0 && $0 < 64 })
         #expect(scores.allSatisfy { $0 >= 0 && $0 <= 1 })
@@ -104,9 +131,7 @@ struct ExportedSymbolTests {
         var mean = [Double](repeating: 0, count: 8)
         #expect(promptsel_selector_predict(&mean, 8, sel, ids, 8) == PROMPTSEL_OK)
         #expect(mean.allSatisfy { $0 == 0.5 })
-        var alpha = [Double](repeating: 0, count: 8)
-        #expect(promptsel_selector_posterior(&alpha, nil, 8, sel, ids, 8) == PROMPTSEL_OK)
-        #expect(alpha.allSatisfy { $0 == 5 })
+        #expect(posterior(sel, ids).alpha.allSatisfy { $0 == 5 })
         var n = 0
         #expect(promptsel_selector_count(&n, sel) == PROMPTSEL_OK && n == 64)
     }
@@ -118,13 +143,13 @@ struct ExportedSymbolTests {
         let cands: [Int64] = Array(0..<10)
         var pos = [Int64](repeating: 0, count: 4)
         var count = 0
-        _ = promptsel_selector_select(&pos, nil, 4, &count, sel, cands, 10, 4)
+        _ = promptsel_selector_select(&pos, nil, nil, 4, &count, sel, cands, 10, 4)
         let before = serialize(sel)
-        #expect(promptsel_selector_select(&pos, nil, 2, &count, sel, cands, 10, 4) == PROMPTSEL_E_BUFFER_TOO_SMALL)
-        #expect(promptsel_selector_select(nil, nil, 4, &count, sel, cands, 10, 4) == PROMPTSEL_E_INVALID_ARG)
-        #expect(promptsel_selector_select(&pos, nil, 4, &count, sel, nil, 10, 4) == PROMPTSEL_E_INVALID_ARG)
-        #expect(promptsel_selector_select(&pos, nil, 4, &count, sel, cands, -1, 4) == PROMPTSEL_E_INVALID_ARG)
-        #expect(promptsel_selector_select(&pos, nil, 4, &count, nil, cands, 10, 4) == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_select(&pos, nil, nil, 2, &count, sel, cands, 10, 4) == PROMPTSEL_E_BUFFER_TOO_SMALL)
+        #expect(promptsel_selector_select(nil, nil, nil, 4, &count, sel, cands, 10, 4) == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_select(&pos, nil, nil, 4, &count, sel, nil, 10, 4) == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_select(&pos, nil, nil, 4, &count, sel, cands, -1, 4) == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_select(&pos, nil, nil, 4, &count, nil, cands, 10, 4) == PROMPTSEL_E_INVALID_ARG)
         let ids: [Int64] = [1, 2], ks: [Int32] = [8, 8]
         #expect(promptsel_selector_update(sel, ids, [0.5, .nan], ks, 2) == PROMPTSEL_E_INVALID_ARG)
         #expect(promptsel_selector_update(sel, ids, [0.5, 1.01], ks, 2) == PROMPTSEL_E_OUT_OF_RANGE)
@@ -132,8 +157,13 @@ struct ExportedSymbolTests {
         #expect(promptsel_selector_update(sel, ids, [0.5, 0.5], [8, 0], 2) == PROMPTSEL_E_OUT_OF_RANGE)
         #expect(promptsel_selector_update(sel, ids, nil, ks, 2) == PROMPTSEL_E_INVALID_ARG)
         #expect(promptsel_selector_warm_start(sel, ids, [1, 9], [8, 8], 2, 3) == PROMPTSEL_E_OUT_OF_RANGE)
-        #expect(promptsel_selector_set_posterior(sel, ids, [1, 0], [1, 1], 2) == PROMPTSEL_E_OUT_OF_RANGE)
-        #expect(promptsel_selector_set_posterior(sel, ids, [1, .infinity], [1, 1], 2) == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_set_state(sel, ids, [1, 1, 0, 1], 2) == PROMPTSEL_E_OUT_OF_RANGE)
+        #expect(promptsel_selector_set_state(sel, ids, [1, 1, .infinity, 1], 2) == PROMPTSEL_E_INVALID_ARG)
+        var rows = [Double](repeating: 0, count: 4)
+        #expect(promptsel_selector_get_state(&rows, 3, sel, ids, 2) == PROMPTSEL_E_BUFFER_TOO_SMALL)
+        var m = [Double](), mlen = 7
+        #expect(promptsel_selector_metrics(&m, 0, &mlen, sel, PROMPTSEL_METRICS_STEP) == PROMPTSEL_OK && mlen == 0)
+        #expect(promptsel_selector_metrics(&m, 0, &mlen, sel, 9) == PROMPTSEL_E_INVALID_ARG)
         var idsOut = [Int64](repeating: 0, count: 3)
         var len = 0
         #expect(promptsel_selector_ids(&idsOut, 3, &len, sel) == PROMPTSEL_E_BUFFER_TOO_SMALL)
@@ -147,7 +177,7 @@ struct ExportedSymbolTests {
         defer { promptsel_selector_free(a) }
         var pos = [Int64](repeating: 0, count: 4)
         var count = 0
-        _ = promptsel_selector_select(&pos, nil, 4, &count, a, Array(0..<20), 20, 4)
+        _ = promptsel_selector_select(&pos, nil, nil, 4, &count, a, Array(0..<20), 20, 4)
         let bytes = serialize(a)
         var b: OpaquePointer?
         #expect(promptsel_selector_from_bytes(&b, bytes, bytes.count) == PROMPTSEL_OK)
@@ -195,13 +225,14 @@ struct ExportedSymbolTests {
     @Test("the last error is per thread")
     func threadLocalError() async {
         let failing = Task.detached { () -> String in
-            _ = promptsel_config_init(nil, PROMPTSEL_METHOD_MOPPS)
+            _ = promptsel_selector_count(nil, nil)
             return lastError()
         }
         let message = await failing.value
         #expect(message.contains("out is NULL"))
-        var cfg = promptsel_config()
-        _ = promptsel_config_init(&cfg, PROMPTSEL_METHOD_MOPPS)
+        var len = 0
+        var buf = [CChar](repeating: 0, count: 64)
+        _ = promptsel_methods(&buf, buf.count, &len)
         #expect(promptsel_last_error() == nil)
     }
 
@@ -218,7 +249,7 @@ struct ExportedSymbolTests {
                     var pos = [Int64](repeating: 0, count: 4)
                     var count = 0
                     for _ in 0..<200 {
-                        #expect(promptsel_selector_select(&pos, nil, 4, &count, h, cands, 32, 4) == PROMPTSEL_OK)
+                        #expect(promptsel_selector_select(&pos, nil, nil, 4, &count, h, cands, 32, 4) == PROMPTSEL_OK)
                         let ids = pos.map { cands[Int($0)] }
                         #expect(promptsel_selector_update(h, ids, [0, 0.5, 1, 0.25], [8, 8, 8, 8], 4) == PROMPTSEL_OK)
                     }
@@ -228,11 +259,10 @@ struct ExportedSymbolTests {
         var n = 0
         _ = promptsel_selector_count(&n, sel)
         #expect(n == 8 * 32)
-        var alpha = [Double](repeating: 0, count: 256), beta = [Double](repeating: 0, count: 256)
         var ids = [Int64](repeating: 0, count: 256)
         var len = 0
         _ = promptsel_selector_ids(&ids, 256, &len, sel)
-        _ = promptsel_selector_posterior(&alpha, &beta, 256, sel, ids, 256)
+        let (alpha, beta) = posterior(sel, ids)
         // 8 threads x 200 steps x 4 updates x 8 rollouts, plus the priors: no update lost.
         let total: Double = zip(alpha, beta).map { $0 + $1 }.reduce(0, +)
         let expected: Double = 8 * 200 * 4 * 8 + 2 * 256

@@ -19,7 +19,7 @@ struct CheckpointTests {
         let a = try trained(strategy)
         let b = try PromptSelector.deserialize(a.serialized())
         #expect(b.serialized() == a.serialized())
-        #expect(b.config == a.config && b.rng == a.rng && b.ids == a.ids && b.steps == a.steps)
+        #expect(b.parameters == a.parameters && b.rng == a.rng && b.ids == a.ids && b.steps == a.steps)
         for _ in 0..<10 {
             let cands = (0..<60).map { Int64($0) }
             let x = try a.select(candidates: cands, batchSize: 6), y = try b.select(candidates: cands, batchSize: 6)
@@ -56,10 +56,10 @@ struct CheckpointTests {
     @Test("a future format version is refused with .version")
     func futureVersion() throws {
         var bytes = try trained().serialized()
-        bytes[8] = 2
+        bytes[8] = 3
         let crc = CRC32.checksum(bytes, 0..<(bytes.count - 4))
         for k in 0..<4 { bytes[bytes.count - 4 + k] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(k))) }
-        #expect(throws: PromptSelError(.version, "checkpoint format version 2 is not supported (this library reads version 1)")) {
+        #expect(throws: PromptSelError(.version, "checkpoint format version 3 is not supported (this library reads versions 1 and 2)")) {
             try PromptSelector.deserialize(bytes)
         }
     }

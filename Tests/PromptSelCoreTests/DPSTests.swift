@@ -174,7 +174,7 @@ struct DPSTests {
     func checkpoint() throws {
         let a = try PromptSelector(config: dpsConfig(.progress, decay: 0.7, seed: 3))
         var rng = Xoshiro256StarStar(seed: 5)
-        func step(_ s: PromptSelector, _ r: inout Xoshiro256StarStar) throws -> PromptSelector.Selection {
+        func step(_ s: PromptSelector, _ r: inout Xoshiro256StarStar) throws -> Selection {
             let pool = (0..<30).map { _ in Int64(r.nextBelow(100)) }
             let got = try s.select(candidates: pool, batchSize: 5)
             try s.update(ids: got.positions.map { pool[$0] }, rates: got.positions.map { _ in [0, 0.5, 1][r.nextBelow(3)] },
@@ -204,10 +204,4 @@ struct DPSTests {
     }
 }
 
-extension SelectorConfig {
-    func with(_ edit: (inout SelectorConfig) -> Void) -> SelectorConfig {
-        var c = self
-        edit(&c)
-        return c
-    }
-}
+

@@ -1,12 +1,14 @@
 /* basic.c: a C trainer's view of libpromptsel.
  *
- * Simulates a few training steps: each step a pool of 64 candidate prompts is
- * drawn from a dataset of 512, the MoPPS selector picks 8, "rollouts" of a fake
- * policy give their success rates, and the selector is updated. Then it saves a
- * checkpoint, restores it into a second handle and checks both choose the same.
- * Last, the same loop with the DPS method.
+ * Lists what the library says about its methods, then simulates a few training
+ * steps: each step a pool of 64 candidate prompts is drawn from a dataset of 512,
+ * the MoPPS selector picks 8, "rollouts" of a fake policy give their success rates,
+ * and the selector is updated. Then it saves a checkpoint, restores it into a second
+ * handle and checks both choose the same. Last, the same loop with DPS, whose
+ * beliefs come back in the select call itself.
  *
  * Build: cc -std=c99 -Iinclude examples/c/basic.c -L.build/release -lpromptsel
+ *   (or with `python -m promptsel --cflags` / `--libs` against an installed wheel)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,27 +40,45 @@ static double rollout(int64_t id, unsigned *state) {
     return (double)successes / ROLLOUTS;
 }
 
-/* The same loop with DPS: switching methods is a config change. DPS predicts each
- * prompt's solving state (unsolved / partial / solved) and picks likely-partial ones. */
+/* Prints each method's parameters (name, default, domain) as the library describes
+ * them: a C program needs no table of its own. */
+static void list_methods(void) {
+    char names[256], text[8192];
+    size_t len = 0;
+    char *method, *line;
+    check(promptsel_methods(names, sizeof names, &len), "methods");
+    for (method = strtok(names, "\n"); method; method = strtok(NULL, "\n")) {
+        check(promptsel_method_describe(text, sizeof text, &len, method), "describe");
+        printf("method %s:", method);
+        for (line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+            char kind[16], name[64], type[16], def[64];
+            if (sscanf(line, "%15[^\t]\t%63[^\t]\t%15[^\t]\t%63[^\t]", kind, name, type, def) == 4
+                && strcmp(kind, "param") == 0)
+                printf(" %s=%s", name, def);
+        }
+        printf("\n");
+    }
+}
+
+/* The same loop with DPS: switching methods is a name and its parameters. DPS
+ * predicts each prompt's solving state and picks likely-partial ones; select returns
+ * the chosen prompts' state rows (beliefs first) in the same call. */
 static int run_dps(void) {
-    promptsel_config cfg;
     promptsel_selector *sel = NULL;
-    promptsel_dps_update_stats stats;
     int64_t pool[POOL], positions[BATCH], ids[BATCH];
-    double scores[BATCH], rates[BATCH], beliefs[3 * BATCH];
+    double scores[BATCH], rates[BATCH], state[16 * BATCH], metrics[32];
     int32_t rollouts[BATCH];
-    size_t count = 0, i;
+    size_t count = 0, width = 0, n_metrics = 0, i;
     unsigned rng = 11u;
     int step;
 
-    check(promptsel_config_init(&cfg, PROMPTSEL_METHOD_DPS), "config_init dps");
-    cfg.seed = 42;
-    cfg.dps_prior_shape = PROMPTSEL_DPS_PRIOR_PROGRESS;
-    cfg.dps_transition_decay = 0.7;
-    check(promptsel_selector_create(&sel, &cfg), "create dps");
+    check(promptsel_selector_create(&sel, "dps", "seed=42 prior_shape=progress transition_decay=0.7"), "create dps");
+    check(promptsel_selector_state_width(&width, sel), "state width");
+    if (width * BATCH > sizeof state / sizeof state[0]) return 1;
     for (step = 0; step < 5; step++) {
         for (i = 0; i < POOL; i++) pool[i] = (int64_t)((step * 31 + i * 7) % DATASET);
-        check(promptsel_selector_select(positions, scores, BATCH, &count, sel, pool, POOL, BATCH), "select dps");
+        check(promptsel_selector_select(positions, scores, state, BATCH, &count, sel, pool, POOL, BATCH),
+              "select dps");
         for (i = 0; i < count; i++) {
             ids[i] = pool[positions[i]];
             rates[i] = rollout(ids[i], &rng);
@@ -66,18 +86,16 @@ static int run_dps(void) {
         }
         check(promptsel_selector_update(sel, ids, rates, rollouts, count), "update dps");
     }
-    check(promptsel_selector_state_probs(beliefs, 3 * BATCH, sel, ids, count), "state_probs");
-    check(promptsel_dps_update_stats_get(&stats, sel), "update stats");
-    printf("dps: prompt %lld next-step belief (unsolved %.2f, partial %.2f, solved %.2f); "
-           "last step argmax accuracy %.2f over %llu\n",
-           (long long)ids[0], beliefs[0], beliefs[1], beliefs[2], stats.accuracy,
-           (unsigned long long)stats.observed);
+    /* Step metrics, in the order the description lists them: observed, accuracy, ... */
+    check(promptsel_selector_metrics(metrics, 32, &n_metrics, sel, PROMPTSEL_METRICS_STEP), "metrics");
+    printf("dps: prompt %lld belief when chosen (unsolved %.2f, partial %.2f, solved %.2f); "
+           "last step argmax accuracy %.2f over %.0f\n",
+           (long long)ids[0], state[0], state[1], state[2], metrics[1], metrics[0]);
     promptsel_selector_free(sel);
     return 0;
 }
 
 int main(void) {
-    promptsel_config cfg;
     promptsel_selector *sel = NULL, *copy = NULL;
     int64_t pool[POOL], positions[BATCH], ids[BATCH], positions2[BATCH];
     double draws[BATCH], rates[BATCH], means[BATCH];
@@ -86,21 +104,26 @@ int main(void) {
     unsigned rng = 7u;
     int step, informative;
     const char *path = "basic_example.ckpt";
+    char params[1024];
 
     printf("libpromptsel %s (ABI %u)\n", promptsel_version_string(), (unsigned)promptsel_abi_version());
     if (promptsel_abi_version() != PROMPTSEL_ABI_VERSION) {
         fprintf(stderr, "header/library ABI mismatch\n");
         return 1;
     }
+    list_methods();
 
-    check(promptsel_config_init(&cfg, PROMPTSEL_METHOD_MOPPS), "config_init");
-    cfg.seed = 42;
-    cfg.decay = 0.5;
-    check(promptsel_selector_create(&sel, &cfg), "create");
+    /* A misspelled parameter is refused, naming the nearest valid one. */
+    if (promptsel_selector_create(&sel, "mopps", "deacy=0.5") != PROMPTSEL_E_INVALID_ARG) return 1;
+    printf("misspelling rejected: %s\n", promptsel_last_error());
+
+    check(promptsel_selector_create(&sel, "mopps", "seed=42 decay=0.5"), "create");
+    check(promptsel_selector_params(params, sizeof params, &size, sel), "params");
+    printf("mopps selector: %s\n", params);
 
     for (step = 0; step < 5; step++) {
         for (i = 0; i < POOL; i++) pool[i] = (int64_t)((step * 97 + i * 13) % DATASET);
-        check(promptsel_selector_select(positions, draws, BATCH, &count, sel, pool, POOL, BATCH), "select");
+        check(promptsel_selector_select(positions, draws, NULL, BATCH, &count, sel, pool, POOL, BATCH), "select");
         informative = 0;
         for (i = 0; i < count; i++) {
             ids[i] = pool[positions[i]];
@@ -127,8 +150,8 @@ int main(void) {
     printf("tracked %zu prompts, checkpoint %zu bytes\n", tracked, size);
 
     for (i = 0; i < POOL; i++) pool[i] = (int64_t)i;
-    check(promptsel_selector_select(positions, NULL, BATCH, &count, sel, pool, POOL, BATCH), "select");
-    check(promptsel_selector_select(positions2, NULL, BATCH, &count, copy, pool, POOL, BATCH), "select copy");
+    check(promptsel_selector_select(positions, NULL, NULL, BATCH, &count, sel, pool, POOL, BATCH), "select");
+    check(promptsel_selector_select(positions2, NULL, NULL, BATCH, &count, copy, pool, POOL, BATCH), "select copy");
     if (memcmp(positions, positions2, sizeof positions) != 0) {
         fprintf(stderr, "restored selector diverged\n");
         return 1;

@@ -22,6 +22,7 @@ from .errors import (
     PromptSelMemoryError,
     UnsupportedError,
 )
+from .methods import describe
 from .selector import HMM_PARAMS_FILE, INDEX_SCORE_FILE, Selector, SelectorConfig
 from .verl import NATIVE_CHECKPOINT_FILE, TaskSampler
 
@@ -46,6 +47,7 @@ __all__ = [
     "SelectorConfig",
     "TaskSampler",
     "UnsupportedError",
+    "describe",
     "__version__",
     "abi_version",
 ]

@@ -24,7 +24,7 @@ def include_dir() -> Path:
 
 def library_path() -> Path:
     """The libpromptsel.so this interpreter loaded."""
-    return Path(_native.lib._name)
+    return _native.library_path()
 
 
 def pkgconfig_dir() -> Path:

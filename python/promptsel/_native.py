@@ -1,6 +1,6 @@
-"""ctypes declarations of include/promptsel.h: the loader, the ABI check, one
-signature per C function and the status -> exception errcheck. Not public API:
-use promptsel.Selector.
+"""The one module that touches ctypes: the loader, the ABI check, one signature per C
+function of include/promptsel.h, the status -> exception errcheck, and typed call
+wrappers that own the buffer-capacity retries. Not public API: use promptsel.Selector.
 """
 
 import ctypes
@@ -11,43 +11,13 @@ import numpy as np
 from numpy.ctypeslib import ndpointer
 
 from . import errors
+from ._constants import ABI_VERSION, METRICS_ALL, METRICS_STEP  # noqa: F401  (generated from the header)
 
-# The status codes are defined in errors.py, beside the exceptions they select;
-# they are re-exported here with the header's other constants.
-from .errors import (  # noqa: F401
-    E_BUFFER_TOO_SMALL,
-    E_CORRUPT,
-    E_INTERNAL,
-    E_INVALID_ARG,
-    E_IO,
-    E_NO_MEMORY,
-    E_OUT_OF_RANGE,
-    E_UNSUPPORTED,
-    E_VERSION,
-    OK,
-)
-
-#: PROMPTSEL_ABI_VERSION this shim was written against.
-ABI_VERSION = 1
-
-METHOD_MOPPS = 1
-METHOD_DPS = 2
-METHOD_GPS = 3
-
-STRATEGY_TOPK = 1
-STRATEGY_THRESHOLD = 2
-STRATEGY_UNIFORM = 3
-STRATEGY_TOPK_ENTROPY = 4
-
-DPS_PRIOR_CONSTANT = 0
-DPS_PRIOR_PROGRESS = 1
-DPS_PRIOR_STABILITY = 2
-DPS_PRIOR_LOCAL = 3
-
-DPS_PI_UNIFORM = 0
-DPS_PI_UNSOLVED = 1
-DPS_PI_PARTIAL = 2
-DPS_PI_SOLVED = 3
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The source checkout this package sits in (python/promptsel/ of the repository),
+#: or None for an installed copy.
+CHECKOUT = PACKAGE_DIR.parent.parent if (PACKAGE_DIR.parent.parent / "Package.swift").is_file() else None
+LIBRARY_NAME = "libpromptsel.so"
 
 
 class _Selector(ctypes.Structure):
@@ -58,61 +28,7 @@ class _Selector(ctypes.Structure):
 SelectorPtr = ctypes.POINTER(_Selector)
 
 
-class Config(ctypes.Structure):
-    """`promptsel_config`, field for field (test_api checks the size and offsets)."""
-
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32),
-        ("method", ctypes.c_int32),
-        ("strategy", ctypes.c_int32),
-        ("no_update", ctypes.c_int32),
-        ("seed", ctypes.c_uint64),
-        ("target", ctypes.c_double),
-        ("lower", ctypes.c_double),
-        ("upper", ctypes.c_double),
-        ("decay", ctypes.c_double),
-        ("prior_alpha", ctypes.c_double),
-        ("prior_beta", ctypes.c_double),
-        ("dps_prior_shape", ctypes.c_int32),
-        ("dps_prior_pi", ctypes.c_int32),
-        ("dps_prior_alpha", ctypes.c_double),
-        ("dps_transition_decay", ctypes.c_double),
-        ("dps_entropy_weight", ctypes.c_double),
-    ]
-
-
-class DpsUpdateStats(ctypes.Structure):
-    """`promptsel_dps_update_stats`: prediction quality of the last DPS update."""
-
-    _fields_ = [
-        ("observed", ctypes.c_uint64),
-        ("confusion", ctypes.c_uint64 * 9),
-        ("accuracy", ctypes.c_double),
-        ("partial_precision", ctypes.c_double),
-        ("partial_recall", ctypes.c_double),
-    ]
-
-
-class DpsSummary(ctypes.Structure):
-    """`promptsel_dps_summary`: statistics over every tracked DPS prompt."""
-
-    _fields_ = [
-        ("prompts", ctypes.c_uint64),
-        ("mean_entropy", ctypes.c_double),
-        ("mean_partial", ctypes.c_double),
-        ("sampled_min", ctypes.c_uint64),
-        ("sampled_max", ctypes.c_uint64),
-        ("sampled_mean", ctypes.c_double),
-        ("sampled_std", ctypes.c_double),
-    ]
-
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-#: The source checkout this package sits in (python/promptsel/ of the repository),
-#: or None for an installed copy.
-CHECKOUT = PACKAGE_DIR.parent.parent if (PACKAGE_DIR.parent.parent / "Package.swift").is_file() else None
-LIBRARY_NAME = "libpromptsel.so"
-
+# ---- Loading ---------------------------------------------------------------------
 
 def _candidates():
     """Where the library may be, in search order: PROMPTSEL_LIB (an explicit choice:
@@ -159,6 +75,8 @@ def _load() -> ctypes.CDLL:
                                   + ". " + _advice(kind))
 
 
+# ---- Signatures ------------------------------------------------------------------
+
 def _in(dtype):
     return ndpointer(dtype, ndim=1, flags="C_CONTIGUOUS")
 
@@ -181,8 +99,8 @@ def _check(result, func, args):
 _c = ctypes
 _size = _c.c_size_t
 _size_p = _c.POINTER(_c.c_size_t)
-_config_p = _c.POINTER(Config)
 _handle_out = _c.POINTER(SelectorPtr)
+_text_out = _c.c_char_p  # a caller buffer (create_string_buffer) or None
 
 # name: (restype, argtypes); restype c_int means a status checked by _check.
 _SIGNATURES = {
@@ -191,38 +109,32 @@ _SIGNATURES = {
     "promptsel_abi_version": (_c.c_uint32, []),
     "promptsel_status_string": (_c.c_char_p, [_c.c_int]),
     "promptsel_last_error": (_c.c_char_p, []),
-    "promptsel_config_init": (_c.c_int, [_config_p, _c.c_int32]),
-    "promptsel_selector_create": (_c.c_int, [_handle_out, _config_p]),
+    "promptsel_methods": (_c.c_int, [_text_out, _size, _size_p]),
+    "promptsel_method_describe": (_c.c_int, [_text_out, _size, _size_p, _c.c_char_p]),
+    "promptsel_selector_create": (_c.c_int, [_handle_out, _c.c_char_p, _c.c_char_p]),
     "promptsel_selector_free": (None, [SelectorPtr]),
-    "promptsel_selector_get_config": (_c.c_int, [_config_p, SelectorPtr]),
+    "promptsel_selector_method": (_c.c_char_p, [SelectorPtr]),
+    "promptsel_selector_params": (_c.c_int, [_text_out, _size, _size_p, SelectorPtr]),
     "promptsel_selector_count": (_c.c_int, [_size_p, SelectorPtr]),
     "promptsel_selector_memory": (_c.c_int, [_size_p, _size_p, SelectorPtr]),
     "promptsel_selector_ids": (_c.c_int, [_out(np.int64), _size, _size_p, SelectorPtr]),
-    "promptsel_selector_select": (_c.c_int, [_out(np.int64), _out(np.float64), _size, _size_p,
+    "promptsel_selector_state_width": (_c.c_int, [_size_p, SelectorPtr]),
+    "promptsel_selector_select": (_c.c_int, [_out(np.int64), _out(np.float64), _c.c_void_p, _size, _size_p,
                                              SelectorPtr, _in(np.int64), _size, _size]),
-    "promptsel_selector_update": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64),
-                                             _in(np.int32), _size]),
-    "promptsel_selector_predict": (_c.c_int, [_out(np.float64), _size, SelectorPtr,
-                                              _in(np.int64), _size]),
-    "promptsel_selector_posterior": (_c.c_int, [_out(np.float64), _out(np.float64), _size,
-                                                SelectorPtr, _in(np.int64), _size]),
-    "promptsel_selector_state_probs": (_c.c_int, [_out(np.float64), _size, SelectorPtr,
-                                                  _in(np.int64), _size]),
-    "promptsel_dps_update_stats_get": (_c.c_int, [_c.POINTER(DpsUpdateStats), SelectorPtr]),
-    "promptsel_dps_summary_get": (_c.c_int, [_c.POINTER(DpsSummary), SelectorPtr]),
-    "promptsel_selector_warm_start": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64),
-                                                 _in(np.float64), _size, _c.c_double]),
-    "promptsel_selector_set_posterior": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64),
-                                                    _in(np.float64), _size]),
-    "promptsel_dps_get_state": (_c.c_int, [_out(np.float64), _out(np.float64), _out(np.float64),
-                                           _out(np.int64), _size, SelectorPtr, _in(np.int64), _size]),
-    "promptsel_dps_set_state": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64), _in(np.float64),
-                                           _in(np.float64), _in(np.int64), _size]),
+    "promptsel_selector_update": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64), _in(np.int32), _size]),
+    "promptsel_selector_predict": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size]),
+    "promptsel_selector_get_state": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size]),
+    "promptsel_selector_prior": (_c.c_int, [_out(np.float64), _size, SelectorPtr]),
+    "promptsel_selector_metrics": (_c.c_int, [_out(np.float64), _size, _size_p, SelectorPtr, _c.c_int]),
+    "promptsel_selector_set_state": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64), _size]),
+    "promptsel_selector_warm_start": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64), _in(np.float64),
+                                                 _size, _c.c_double]),
     "promptsel_selector_serialize": (_c.c_int, [_out(np.uint8), _size, _size_p, SelectorPtr]),
     "promptsel_selector_deserialize": (_c.c_int, [SelectorPtr, _in(np.uint8), _size]),
     "promptsel_selector_from_bytes": (_c.c_int, [_handle_out, _in(np.uint8), _size]),
     "promptsel_selector_save": (_c.c_int, [SelectorPtr, _c.c_char_p]),
     "promptsel_selector_load": (_c.c_int, [_handle_out, _c.c_char_p]),
+    "promptsel_file_write_atomic": (_c.c_int, [_c.c_char_p, _in(np.uint8), _size]),
 }
 
 
@@ -250,3 +162,166 @@ def _check_abi(library: ctypes.CDLL) -> None:
 lib = _load()
 _check_abi(lib)
 _declare(lib)
+
+
+def library_path() -> Path:
+    """The libpromptsel.so this interpreter loaded."""
+    return Path(lib._name)
+
+
+# ---- Typed calls (the retries on PROMPTSEL_E_BUFFER_TOO_SMALL live here) ---------
+
+def _text(fn, *args):
+    """A text output: asks for the size, then reads (again if it grew meanwhile)."""
+    need = ctypes.c_size_t()
+    size = 256
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        try:
+            fn(buf, size, ctypes.byref(need), *args)
+            return buf.value.decode()
+        except errors.BufferTooSmallError:
+            size = need.value + 1
+
+
+def methods():
+    return _text(lib.promptsel_methods).split()
+
+
+def describe(method: str) -> str:
+    return _text(lib.promptsel_method_describe, method.encode())
+
+
+def create(method: str, params: str):
+    handle = SelectorPtr()
+    lib.promptsel_selector_create(ctypes.byref(handle), method.encode(), params.encode())
+    return handle
+
+
+def free(handle) -> None:
+    lib.promptsel_selector_free(handle)
+
+
+def method_of(handle) -> str:
+    return lib.promptsel_selector_method(handle).decode()
+
+
+def params(handle) -> str:
+    return _text(lib.promptsel_selector_params, handle)
+
+
+def count(handle) -> int:
+    n = ctypes.c_size_t()
+    lib.promptsel_selector_count(ctypes.byref(n), handle)
+    return n.value
+
+
+def memory(handle):
+    total, entry = ctypes.c_size_t(), ctypes.c_size_t()
+    lib.promptsel_selector_memory(ctypes.byref(total), ctypes.byref(entry), handle)
+    return total.value, entry.value
+
+
+def state_width(handle) -> int:
+    n = ctypes.c_size_t()
+    lib.promptsel_selector_state_width(ctypes.byref(n), handle)
+    return n.value
+
+
+def ids(handle):
+    n = ctypes.c_size_t(count(handle))
+    while True:
+        out = np.empty(n.value, dtype=np.int64)
+        try:
+            lib.promptsel_selector_ids(out, out.size, ctypes.byref(n), handle)
+            return out[: n.value]
+        except errors.BufferTooSmallError:
+            continue  # grew meanwhile; n now holds the new count
+
+
+def select(handle, candidates, batch: int, width: int = 0):
+    """(positions, scores, state rows (batch, width) or None when width is 0)."""
+    positions = np.empty(batch, dtype=np.int64)
+    scores = np.empty(batch, dtype=np.float64)
+    state = np.empty((batch, width), dtype=np.float64) if width else None
+    n = ctypes.c_size_t()
+    lib.promptsel_selector_select(positions, scores, None if state is None else state.ctypes.data, batch,
+                                  ctypes.byref(n), handle, candidates, candidates.size, batch)
+    return positions[: n.value], scores[: n.value], state
+
+
+def update(handle, ids_, rates, rollouts) -> None:
+    lib.promptsel_selector_update(handle, ids_, rates, rollouts, ids_.size)
+
+
+def predict(handle, ids_):
+    out = np.empty(ids_.size, dtype=np.float64)
+    lib.promptsel_selector_predict(out, out.size, handle, ids_, ids_.size)
+    return out
+
+
+def get_state(handle, ids_, width: int):
+    out = np.empty(ids_.size * width, dtype=np.float64)
+    lib.promptsel_selector_get_state(out, out.size, handle, ids_, ids_.size)
+    return out.reshape(ids_.size, width)
+
+
+def prior(handle, width: int):
+    out = np.empty(width, dtype=np.float64)
+    lib.promptsel_selector_prior(out, out.size, handle)
+    return out
+
+
+def set_state(handle, ids_, rows) -> None:
+    lib.promptsel_selector_set_state(handle, ids_, np.ascontiguousarray(rows, dtype=np.float64).ravel(), ids_.size)
+
+
+def warm_start(handle, ids_, successes, trials, weight: float) -> None:
+    lib.promptsel_selector_warm_start(handle, ids_, successes, trials, ids_.size, weight)
+
+
+def metrics(handle, scope: int):
+    n = ctypes.c_size_t()
+    out = np.empty(32, dtype=np.float64)
+    while True:
+        try:
+            lib.promptsel_selector_metrics(out, out.size, ctypes.byref(n), handle, scope)
+            return out[: n.value]
+        except errors.BufferTooSmallError:
+            out = np.empty(n.value, dtype=np.float64)
+
+
+def serialize(handle) -> bytes:
+    need = ctypes.c_size_t()
+    buf = np.empty(0, dtype=np.uint8)
+    while True:
+        try:
+            lib.promptsel_selector_serialize(buf, buf.size, ctypes.byref(need), handle)
+            return buf[: need.value].tobytes()
+        except errors.BufferTooSmallError:
+            buf = np.empty(need.value, dtype=np.uint8)  # size learned; retry if it grew
+
+
+def deserialize(handle, data) -> None:
+    lib.promptsel_selector_deserialize(handle, data, data.size)
+
+
+def from_bytes(data):
+    handle = SelectorPtr()
+    lib.promptsel_selector_from_bytes(ctypes.byref(handle), data, data.size)
+    return handle
+
+
+def save(handle, path: bytes) -> None:
+    lib.promptsel_selector_save(handle, path)
+
+
+def load(path: bytes):
+    handle = SelectorPtr()
+    lib.promptsel_selector_load(ctypes.byref(handle), path)
+    return handle
+
+
+def write_atomic(path: bytes, data: bytes) -> None:
+    arr = np.frombuffer(data, dtype=np.uint8)
+    lib.promptsel_file_write_atomic(path, arr, arr.size)

@@ -6,17 +6,19 @@ catches those keeps working. The constructors take the message only: OSError
 would read a second positional argument as (errno, strerror).
 """
 
-# Status codes, mirroring the header's #defines (stable: never renumbered).
-OK = 0
-E_INVALID_ARG = -1
-E_BUFFER_TOO_SMALL = -2
-E_OUT_OF_RANGE = -3
-E_UNSUPPORTED = -4
-E_IO = -5
-E_CORRUPT = -6
-E_VERSION = -7
-E_NO_MEMORY = -8
-E_INTERNAL = -99
+# Status codes: generated from the header (_constants.py), never restated here.
+from ._constants import (  # noqa: F401
+    E_BUFFER_TOO_SMALL,
+    E_CORRUPT,
+    E_INTERNAL,
+    E_INVALID_ARG,
+    E_IO,
+    E_NO_MEMORY,
+    E_OUT_OF_RANGE,
+    E_UNSUPPORTED,
+    E_VERSION,
+    OK,
+)
 
 
 class PromptSelError(Exception):

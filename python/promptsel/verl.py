@@ -37,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import methods
 from .errors import InvalidArgumentError, PromptSelError, with_context
-from .selector import HMM_PARAMS_FILE, INDEX_SCORE_FILE, Selector
+from .selector import Selector
 
 #: The native checkpoint save() writes beside index_score.json.
 NATIVE_CHECKPOINT_FILE = "promptsel_state.bin"
@@ -70,38 +71,21 @@ def effective_rollouts(n):
     return n if n > 1 else 8
 
 
-def _tasksampler(config, key, default):
-    return _get(config, "tasksampler." + key, default)
-
-
-def _mopps_selector(config, seed, prior):
-    ts = functools.partial(_tasksampler, config)
-    return Selector(
-        "mopps",
-        seed=seed,
-        strategy=ts("bandit_sample_strategy", "topk"),
-        no_update=ts("bandit_no_update", False),
-        target=ts("bandit_target_mean", 0.5),
-        lower=ts("bandit_lower_bound", 0.3),
-        upper=ts("bandit_upper_bound", 0.7),
-        decay=ts("bandit_decay_ratio", 1.0),
-        prior=prior,
-    )
-
-
-def _dps_selector(config, seed):
-    """DPS (maoyixiu/DPS `BayesianHMMSampler`), keys as in its our_trainer.yaml."""
-    ts = functools.partial(_tasksampler, config)
-    return Selector(
-        "dps",
-        seed=seed,
-        strategy=ts("hmm_sample_strategy", "topk"),
-        no_update=ts("hmm_no_update", False),
-        prior_alpha=ts("hmm_prior_alpha", 1.0),
-        prior_pi=ts("hmm_prior_pi", "uniform"),
-        transition_decay=ts("hmm_transition_decay_ratio", 1.0),
-        entropy_weight=ts("hmm_entropy_weight", 0.0),
-    )
+def _selector(config, method, seed, prior):
+    """The Selector of `method` with the trainer's `tasksampler.*` keys, named as in
+    the reference trainers' configs (methods.METHODS[method].verl_keys); a key not set
+    takes the library's default."""
+    spec = methods.spec(method)
+    kwargs = {}
+    for key, keyword in spec.verl_keys.items():
+        value = _get(config, "tasksampler." + key, None)
+        if value is not None:
+            kwargs[keyword] = value
+    if "prior" in spec.keywords:  # the reference's constructor arguments (MoPPS)
+        kwargs["prior"] = prior
+    strategy = kwargs.pop("strategy", None)
+    no_update = kwargs.pop("no_update", False)
+    return Selector(method, seed=seed, strategy=strategy, no_update=no_update, **kwargs)
 
 
 def _torch_tensor_type():
@@ -164,15 +148,21 @@ class TaskSampler:
         config = config if config is not None else args
         self.batch_size = int(_get(config, "data.train_batch_size"))
         self.rollouts = effective_rollouts(int(_get(config, "actor_rollout_ref.rollout.n")))
-        self.method = _get(config, "tasksampler.method", "mopps")
+        method = _get(config, "tasksampler.method", "mopps")
+        if method not in methods.METHODS:
+            raise InvalidArgumentError(f"unknown tasksampler.method {method!r}; expected one of "
+                                       f"{', '.join(map(repr, methods.METHODS))}")
         seed = _get(config, "tasksampler.seed", _get(config, "data.seed", 0))
-        if self.method == "mopps":
-            self.selector = _mopps_selector(config, seed, (prior_alpha, prior_beta))
-            self._warm_start(config, init, init_dir)
-        elif self.method == "dps":
-            self.selector = _dps_selector(config, seed)
-        else:
-            raise InvalidArgumentError(f"unknown tasksampler.method {self.method!r}; expected 'mopps' or 'dps'")
+        self.selector = _selector(config, method, seed, (prior_alpha, prior_beta))
+        self._warm_start(config, init, init_dir)
+
+    @property
+    def method(self):
+        return self.selector.method
+
+    @property
+    def _spec(self):
+        return methods.spec(self.selector.method)
 
     def _warm_start(self, config, init, init_dir):
         if init is None:
@@ -195,10 +185,13 @@ class TaskSampler:
             raise InvalidArgumentError(
                 f"data.train_batch_size ({self.batch_size}) exceeds the candidate batch of {pool} prompts: "
                 "the dataloader batch must hold at least train_batch_size candidates")
-        positions, scores = self.selector.select(ids, self.batch_size)
-        if self.method == "dps":
-            # As the reference: the chosen prompts' B x 3 beliefs, not P(partial) alone.
-            scores = self.selector.state_probs(ids[positions])
+        columns = self._spec.acquisition_state
+        if columns is None:
+            positions, scores = self.selector.select(ids, self.batch_size)
+        else:  # state columns of the chosen prompts, from the same call
+            positions, _, state = self.selector.select(ids, self.batch_size, with_state=True)
+            index = [self.selector.state_columns.index(c) for c in columns]
+            scores = np.ascontiguousarray(state[:, index])
         selected = {key: _take(key, value, positions, pool) for key, value in batch_dict.items()}
         torch = _torch_or_none()
         return selected, (torch.from_numpy(scores) if torch is not None else scores)
@@ -211,30 +204,34 @@ class TaskSampler:
         return None, None, None
 
     def metrics(self):
-        """What the authors' trainers log for the sampler, as a flat dict. DPS: the
-        last update's argmax accuracy, partial-state precision / recall / F1 and
-        statistics over every prompt (O(prompts): call it at logging time, not per
-        step if the dataset is huge). MoPPS: the number of prompts tracked."""
-        if self.method != "dps":
-            return {"tasksample/prompts_tracked": len(self.selector)}
-        out = {f"tasksample_hmm/{k}": v for k, v in self.selector.dps_update_stats().items() if k != "confusion"}
-        out.update({f"tasksample_hmm/{k}": v for k, v in self.selector.dps_summary().items()})
+        """What the authors' trainers log for the sampler, as a flat dict: the method's
+        metrics of the scopes its table entry names (DPS: the last update's argmax
+        accuracy, partial-state precision / recall and statistics over every prompt,
+        O(prompts): call it at logging time, not per step if the dataset is huge), or
+        the number of prompts tracked."""
+        spec = self._spec
+        if not spec.metric_scopes:
+            return {f"{spec.metric_prefix}prompts_tracked": len(self.selector)}
+        out = {}
+        for scope in spec.metric_scopes:
+            out.update({f"{spec.metric_prefix}{k}": v for k, v in self.selector.metrics(scope).items()
+                        if not k.startswith("confusion_")})
+        precision, recall = (out.get(f"{spec.metric_prefix}partial_{k}") for k in ("precision", "recall"))
+        if precision is not None and recall is not None:  # the F1 the DPS trainer logs beside them
+            out[f"{spec.metric_prefix}partial_f1"] = (2 * precision * recall / (precision + recall)
+                                                     if precision + recall > 0 else float("nan"))
         return out
 
     @property
     def _reference_file(self):
-        return INDEX_SCORE_FILE if self.method == "mopps" else HMM_PARAMS_FILE
+        return self._spec.reference_file
 
     def save(self, directory):
         """Writes the reference's checkpoint (`index_score.json` for MoPPS,
         `hmm_params.json` for DPS) and the native checkpoint
         `directory/promptsel_state.bin`, each atomically."""
         os.makedirs(directory, exist_ok=True)
-        reference = os.path.join(directory, self._reference_file)
-        if self.method == "mopps":
-            self.selector.export_index_score(reference)
-        else:
-            self.selector.export_hmm_params(reference)
+        self.selector.export_reference(os.path.join(directory, self._reference_file))
         self.selector.save(os.path.join(directory, NATIVE_CHECKPOINT_FILE))
 
     def load(self, directory):
@@ -248,10 +245,8 @@ class TaskSampler:
         reference = Path(directory, self._reference_file)
         if native.is_file():
             self._restore_native(native)
-        elif reference.is_file() and self.method == "mopps":
-            self.selector.import_index_score(reference)
         elif reference.is_file():
-            self.selector.import_hmm_params(reference)
+            self.selector.import_reference(reference)
 
     def _restore_native(self, path):
         before = self.selector.config

@@ -5,6 +5,7 @@ import ctypes
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import tomllib
 
 import promptsel
-from promptsel import _native, errors
+from promptsel import _constants, _native, errors
 from promptsel._native import lib
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
@@ -51,15 +52,11 @@ def _ctype(c_type):
     """The ctypes type the shim must use for a header type."""
     scalars = {"int": ctypes.c_int, "int32_t": ctypes.c_int32, "uint32_t": ctypes.c_uint32,
                "size_t": ctypes.c_size_t, "double": ctypes.c_double, "void": None,
-               "const char *": ctypes.c_char_p}
+               "const char *": ctypes.c_char_p, "char *": ctypes.c_char_p}
     pointers = {"size_t *": ctypes.POINTER(ctypes.c_size_t),
-                "promptsel_config *": ctypes.POINTER(_native.Config),
-                "const promptsel_config *": ctypes.POINTER(_native.Config),
                 "promptsel_selector *": _native.SelectorPtr,
                 "const promptsel_selector *": _native.SelectorPtr,
-                "promptsel_selector **": ctypes.POINTER(_native.SelectorPtr),
-                "promptsel_dps_update_stats *": ctypes.POINTER(_native.DpsUpdateStats),
-                "promptsel_dps_summary *": ctypes.POINTER(_native.DpsSummary)}
+                "promptsel_selector **": ctypes.POINTER(_native.SelectorPtr)}
     arrays = {"int64_t": np.int64, "double": np.float64, "uint8_t": np.uint8, "int32_t": np.int32}
     if c_type in scalars:
         return scalars[c_type]
@@ -78,11 +75,17 @@ def test_header_parse_finds_every_function(header_text):
     assert len(names) >= 27  # the parse must not silently find nothing
 
 
+# Outputs the shim passes as a raw address because NULL must be possible (ndpointer
+# refuses None): select's out_state, requested only when the caller wants the rows.
+_BY_ADDRESS = {("promptsel_selector_select", 2): ctypes.c_void_p}
+
+
 def test_every_header_function_is_declared_exactly(header_text):
     for name, ret, params in _declarations(header_text):
         fn = getattr(lib, name)
         assert fn.argtypes is not None, f"{name} has no argtypes"
-        assert list(fn.argtypes) == [_ctype(p) for p in params], name
+        expected = [_BY_ADDRESS.get((name, i), _ctype(p)) for i, p in enumerate(params)]
+        assert list(fn.argtypes) == expected, name
         assert fn.restype is _ctype(ret), name
         if ret == "int":
             assert fn.errcheck is _native._check, f"{name} returns a status but has no errcheck"
@@ -91,12 +94,12 @@ def test_every_header_function_is_declared_exactly(header_text):
 def test_status_and_enum_constants_match_header(header_text):
     for name, value in re.findall(r"^#define\s+PROMPTSEL_(OK|E_\w+)\s+\(?(-?\d+)\)?", header_text, re.M):
         assert getattr(errors, name) == int(value), name
-        assert getattr(_native, name) == int(value), name
+        assert getattr(_constants, name) == int(value), name
         if name != "OK":
             assert lib.promptsel_status_string(int(value)) != b"unknown status"
-    enums = re.findall(r"^#define\s+PROMPTSEL_((?:METHOD|STRATEGY|DPS)_\w+)\s+(\d+)", header_text, re.M)
-    assert len(enums) >= 15
-    for name, value in enums:
+    scopes = re.findall(r"^#define\s+PROMPTSEL_(METRICS_\w+)\s+(\d+)", header_text, re.M)
+    assert len(scopes) == 2
+    for name, value in scopes:
         assert getattr(_native, name) == int(value), name
     assert lib.promptsel_status_string(12345) == b"unknown status"
 
@@ -111,35 +114,23 @@ def test_abi_version_matches_header_and_shim(header_text):
     assert promptsel.abi_version == _macro(header_text, "PROMPTSEL_ABI_VERSION") == _native.ABI_VERSION
 
 
-@pytest.mark.parametrize("method", [_native.METHOD_MOPPS, _native.METHOD_DPS])
-def test_config_struct_size_matches_library(method):
-    cfg = _native.Config()
-    lib.promptsel_config_init(ctypes.byref(cfg), method)
-    assert cfg.struct_size == ctypes.sizeof(_native.Config) == 104
-    assert cfg.method == method
+def test_constants_module_is_generated_from_the_current_header():
+    gen = REPO / "python" / "tools" / "gen_constants.py"
+    r = subprocess.run([sys.executable, str(gen), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
-def test_struct_layouts_match_c_compiler(tmp_path):
-    structs = {"promptsel_config": _native.Config, "promptsel_dps_update_stats": _native.DpsUpdateStats,
-               "promptsel_dps_summary": _native.DpsSummary}
-    lines = []
-    for cname, cls in structs.items():
-        lines.append(f'printf("{cname} %zu\\n", sizeof({cname}));')
-        for field, _ in cls._fields_:
-            lines.append(f'printf("{cname}.{field} %zu\\n", offsetof({cname}, {field}));')
-    src = tmp_path / "layout.c"
-    src.write_text("#include <stddef.h>\n#include <stdio.h>\n#include \"promptsel.h\"\n"
-                   "int main(void) {\n" + "\n".join(lines) + "\nreturn 0;\n}\n")
-    exe = tmp_path / "layout"
-    subprocess.run(["cc", "-std=c99", "-I", str(INCLUDE), str(src),
-                    "-o", str(exe)], check=True)
-    c_layout = dict(line.rsplit(" ", 1) for line in subprocess.run([str(exe)], capture_output=True, text=True,
-                                                                    check=True).stdout.splitlines())
-    for cname, cls in structs.items():
-        assert int(c_layout[cname]) == ctypes.sizeof(cls), cname
-        for field, _ in cls._fields_:
-            assert int(c_layout[f"{cname}.{field}"]) == getattr(cls, field).offset, f"{cname}.{field}"
+@pytest.mark.parametrize("method", ["mopps", "dps"])
+def test_the_library_describes_each_method(method):
+    d = promptsel.describe(method)
+    assert list(d.params)[:3] == ["seed", "strategy", "no_update"]
+    assert all(p.doc and p.domain for p in d.params.values())
+    # The defaults it states are the ones a default selector reports.
+    config = promptsel.Selector(method).config
+    assert config.params == {name: d.default(name) for name in d.params}
+    width = promptsel.Selector(method).state([1]).shape[1]
+    assert len(d.state) == width == {"mopps": 2, "dps": 16}[method]
+    assert promptsel.Selector.__init__.__kwdefaults__["seed"] == d.default("seed")
 
 
 def test_importing_promptsel_does_not_import_torch(run_python):
@@ -257,18 +248,14 @@ def test_defaults_are_the_libraries():
 
 
 def test_dps_kwargs_fill_the_dps_fields():
-    cfg = promptsel.selector._config_struct("dps", seed=3, strategy="topk+entropy", no_update=False,
-                                            prior_alpha="stability", prior_pi="3", transition_decay=0.7,
-                                            entropy_weight=0.25)
-    assert cfg.method == _native.METHOD_DPS
-    assert cfg.strategy == _native.STRATEGY_TOPK_ENTROPY
-    assert cfg.dps_prior_shape == _native.DPS_PRIOR_STABILITY
-    assert cfg.dps_prior_pi == _native.DPS_PI_SOLVED
-    assert (cfg.dps_transition_decay, cfg.dps_entropy_weight) == (0.7, 0.25)
-    const = promptsel.selector._config_struct("dps", seed=0, strategy="topk", no_update=False, prior_alpha=0.5,
-                                              prior_pi=1)
-    assert (const.dps_prior_shape, const.dps_prior_alpha) == (_native.DPS_PRIOR_CONSTANT, 0.5)
-    assert const.dps_prior_pi == _native.DPS_PI_UNSOLVED
+    sel = promptsel.Selector("dps", seed=3, strategy="topk+entropy", no_update=False, prior_alpha="stability",
+                             prior_pi="3", transition_decay=0.7, entropy_weight=0.25)
+    p = sel.config.params
+    assert (sel.method, p["strategy"], p["prior_shape"], p["prior_pi"]) == ("dps", "topk+entropy", "stability", "solved")
+    assert (p["transition_decay"], p["entropy_weight"]) == (0.7, 0.25)
+    const = promptsel.Selector("dps", prior_alpha=0.5, prior_pi=1).config.params
+    assert (const["prior_shape"], const["prior_alpha"]) == ("constant", 0.5)
+    assert const["prior_pi"] == "unsolved"
 
 
 def test_dps_selector_is_created_by_the_library():

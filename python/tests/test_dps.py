@@ -141,14 +141,14 @@ def test_summary_over_all_prompts():
 
 @pytest.mark.parametrize("kwargs, exc, match", [
     ({"prior_alpha": "steep"}, InvalidArgumentError, "prior_alpha"),
-    ({"prior_alpha": 0.0}, OutOfRangeError, "dps_prior_alpha"),
-    ({"prior_alpha": float("nan")}, InvalidArgumentError, "dps_prior_alpha"),
+    ({"prior_alpha": 0.0}, OutOfRangeError, "prior_alpha"),
+    ({"prior_alpha": float("nan")}, InvalidArgumentError, "prior_alpha"),
     ({"prior_pi": "4"}, InvalidArgumentError, "prior_pi"),
-    ({"transition_decay": 0.0}, OutOfRangeError, "dps_transition_decay"),
-    ({"transition_decay": 1.5}, OutOfRangeError, "dps_transition_decay"),
-    ({"transition_decay": float("nan")}, InvalidArgumentError, "dps_transition_decay"),
-    ({"entropy_weight": -1.0}, OutOfRangeError, "dps_entropy_weight"),
-    ({"strategy": "threshold"}, InvalidArgumentError, "MoPPS strategy"),
+    ({"transition_decay": 0.0}, OutOfRangeError, "transition_decay"),
+    ({"transition_decay": 1.5}, OutOfRangeError, "transition_decay"),
+    ({"transition_decay": float("nan")}, InvalidArgumentError, "transition_decay"),
+    ({"entropy_weight": -1.0}, OutOfRangeError, "entropy_weight"),
+    ({"strategy": "threshold"}, InvalidArgumentError, "unknown strategy"),
     ({"decay": 0.5}, TypeError, "decay"),
 ])
 def test_bad_configs(kwargs, exc, match):

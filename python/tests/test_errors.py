@@ -143,7 +143,7 @@ def test_query_and_import_errors(case):
     lambda s: s.export_index_score("unused.json"),
 ])
 def test_mopps_operations_on_dps_are_unsupported(call):
-    err = _fails_unchanged(_trained("dps"), call, UnsupportedError, "MoPPS")
+    err = _fails_unchanged(_trained("dps"), call, UnsupportedError, "MoPPS|mopps")
     assert isinstance(err, NotImplementedError)
     assert err.code == errors.E_UNSUPPORTED
 
@@ -156,7 +156,7 @@ def test_dps_operations_on_mopps_are_unsupported():
 
 CONSTRUCTION_ERRORS = {
     "bad strategy": (dict(strategy="best"), InvalidArgumentError, "unknown strategy"),
-    "dps strategy on mopps": (dict(strategy="topk+entropy"), InvalidArgumentError, "DPS strategy"),
+    "dps strategy on mopps": (dict(strategy="topk+entropy"), InvalidArgumentError, "unknown strategy"),
     "decay 0": (dict(decay=0.0), OutOfRangeError, "decay"),
     "decay 1.5": (dict(decay=1.5), OutOfRangeError, "decay"),
     "decay nan": (dict(decay=float("nan")), InvalidArgumentError, "decay"),
@@ -186,11 +186,11 @@ def test_construction_errors(case):
 DPS_ERRORS = {
     "prior_alpha name": (dict(prior_alpha="stay"), InvalidArgumentError, "prior_alpha"),
     "prior_alpha 'constant'": (dict(prior_alpha="constant"), InvalidArgumentError, "number"),
-    "prior_alpha 0": (dict(prior_alpha=0.0), OutOfRangeError, "dps_prior_alpha"),
+    "prior_alpha 0": (dict(prior_alpha=0.0), OutOfRangeError, "prior_alpha"),
     "prior_pi": (dict(prior_pi="4"), InvalidArgumentError, "prior_pi"),
-    "transition_decay 0": (dict(transition_decay=0.0), OutOfRangeError, "dps_transition_decay"),
-    "entropy_weight -1": (dict(entropy_weight=-1.0), OutOfRangeError, "dps_entropy_weight"),
-    "mopps strategy on dps": (dict(strategy="threshold"), InvalidArgumentError, "MoPPS strategy"),
+    "transition_decay 0": (dict(transition_decay=0.0), OutOfRangeError, "transition_decay"),
+    "entropy_weight -1": (dict(entropy_weight=-1.0), OutOfRangeError, "entropy_weight"),
+    "mopps strategy on dps": (dict(strategy="threshold"), InvalidArgumentError, "unknown strategy"),
 }
 
 
@@ -399,48 +399,51 @@ results = {}
 def call(name, fn, *args):
     results[name] = [getattr(raw, fn)(*args), raw.promptsel_last_error() is not None]
 
-cfg = _native.Config()
-call("config_init NULL", "promptsel_config_init", NULL, 1)
-call("config_init bad method", "promptsel_config_init", ref(cfg), 99)
-call("config_init gps", "promptsel_config_init", ref(cfg), 3)
-call("config_init ok", "promptsel_config_init", ref(cfg), 1)
+buf = ctypes.create_string_buffer(4096)
+call("methods NULL out_len", "promptsel_methods", buf, sz(4096), NULL)
+call("methods cap small", "promptsel_methods", buf, sz(2), ref(sz()))
+call("describe NULL method", "promptsel_method_describe", buf, sz(4096), ref(sz()), NULL)
+call("describe bad method", "promptsel_method_describe", buf, sz(4096), ref(sz()), b"ppo")
+call("describe gps", "promptsel_method_describe", buf, sz(4096), ref(sz()), b"gps")
+call("describe ok", "promptsel_method_describe", buf, sz(4096), ref(sz()), b"mopps")
 h = ctypes.c_void_p()
-call("create NULL out", "promptsel_selector_create", NULL, ref(cfg))
-call("create NULL config", "promptsel_selector_create", ref(h), NULL)
-bad = _native.Config.from_buffer_copy(cfg); bad.struct_size = 8
-call("create struct_size", "promptsel_selector_create", ref(h), ref(bad))
-bad = _native.Config.from_buffer_copy(cfg); bad.strategy = 77
-call("create bad strategy", "promptsel_selector_create", ref(h), ref(bad))
-call("create ok", "promptsel_selector_create", ref(h), ref(cfg))
+call("create NULL out", "promptsel_selector_create", NULL, b"mopps", b"")
+call("create NULL method", "promptsel_selector_create", ref(h), NULL, b"")
+call("create unknown key", "promptsel_selector_create", ref(h), b"mopps", b"seeed=1")
+call("create bad strategy", "promptsel_selector_create", ref(h), b"mopps", b"strategy=77")
+call("create ok", "promptsel_selector_create", ref(h), b"mopps", NULL)
 
 ids = np.array([5, 6, 7], dtype=np.int64)
 ip = ids.ctypes.data_as(ctypes.c_void_p)
 pos = np.zeros(3, dtype=np.int64); pp = pos.ctypes.data_as(ctypes.c_void_p)
-probs = np.zeros(9); qp = probs.ctypes.data_as(ctypes.c_void_p)
+probs = np.zeros(48); qp = probs.ctypes.data_as(ctypes.c_void_p)
 n = sz()
 call("count NULL out", "promptsel_selector_count", NULL, h)
 call("count NULL handle", "promptsel_selector_count", ref(n), NULL)
 call("select NULL positions", "promptsel_selector_select",
-     NULL, NULL, sz(3), ref(n), h, ip, sz(3), sz(2))
+     NULL, NULL, NULL, sz(3), ref(n), h, ip, sz(3), sz(2))
 call("select NULL count", "promptsel_selector_select",
-     pp, NULL, sz(3), NULL, h, ip, sz(3), sz(2))
+     pp, NULL, NULL, sz(3), NULL, h, ip, sz(3), sz(2))
 call("select NULL ids", "promptsel_selector_select",
-     pp, NULL, sz(3), ref(n), h, NULL, sz(3), sz(2))
+     pp, NULL, NULL, sz(3), ref(n), h, NULL, sz(3), sz(2))
 call("select cap small", "promptsel_selector_select",
-     pp, NULL, sz(1), ref(n), h, ip, sz(3), sz(2))
+     pp, NULL, NULL, sz(1), ref(n), h, ip, sz(3), sz(2))
 call("select n wrapped", "promptsel_selector_select",
-     pp, NULL, sz(3), ref(n), h, ip, SIZE_MAX, sz(2))
+     pp, NULL, NULL, sz(3), ref(n), h, ip, SIZE_MAX, sz(2))
 call("select batch wrapped", "promptsel_selector_select",
-     pp, NULL, SIZE_MAX, ref(n), h, ip, sz(3), SIZE_MAX)
+     pp, NULL, NULL, SIZE_MAX, ref(n), h, ip, sz(3), SIZE_MAX)
 call("select NULL handle", "promptsel_selector_select",
-     pp, NULL, sz(3), ref(n), NULL, ip, sz(3), sz(2))
+     pp, NULL, NULL, sz(3), ref(n), NULL, ip, sz(3), sz(2))
 call("select ok, NULL scores", "promptsel_selector_select",
-     pp, NULL, sz(3), ref(n), h, ip, sz(3), sz(2))
+     pp, NULL, NULL, sz(3), ref(n), h, ip, sz(3), sz(2))
+call("select ok, with state", "promptsel_selector_select",
+     pp, NULL, qp, sz(3), ref(n), h, ip, sz(3), sz(2))
 call("update NULL arrays", "promptsel_selector_update", h, NULL, NULL, NULL, sz(5))
 call("update n wrapped", "promptsel_selector_update", h, ip, ip, ip, SIZE_MAX)
 call("update empty", "promptsel_selector_update", h, NULL, NULL, NULL, sz(0))
 call("predict NULL out", "promptsel_selector_predict", NULL, sz(3), h, ip, sz(3))
-call("posterior NULL outs", "promptsel_selector_posterior", NULL, NULL, sz(3), h, ip, sz(3))
+call("get_state NULL out", "promptsel_selector_get_state", NULL, sz(6), h, ip, sz(3))
+call("get_state cap small", "promptsel_selector_get_state", qp, sz(5), h, ip, sz(3))
 call("ids NULL out_len", "promptsel_selector_ids", NULL, sz(0), NULL, h)
 call("ids cap 0", "promptsel_selector_ids", NULL, sz(0), ref(n), h)
 results["ids needed"] = n.value
@@ -456,25 +459,21 @@ call("save NULL handle", "promptsel_selector_save", NULL, b"/tmp/x")
 call("load NULL out", "promptsel_selector_load", NULL, b"/tmp/x")
 call("load NULL path", "promptsel_selector_load", ref(h), NULL)
 call("warm_start NULL", "promptsel_selector_warm_start", h, NULL, NULL, NULL, sz(2), ctypes.c_double(3.0))
-call("set_posterior NULL", "promptsel_selector_set_posterior", h, NULL, NULL, NULL, sz(2))
-call("state_probs on mopps", "promptsel_selector_state_probs", qp, sz(9), h, ip, sz(3))
-stats = _native.DpsUpdateStats()
-call("update_stats on mopps", "promptsel_dps_update_stats_get", ref(stats), h)
-call("update_stats NULL", "promptsel_dps_update_stats_get", NULL, h)
-call("summary NULL handle", "promptsel_dps_summary_get", ref(_native.DpsSummary()), NULL)
-call("get_state NULL handle", "promptsel_dps_get_state", NULL, NULL, NULL, NULL, sz(3), NULL, ip, sz(3))
+call("set_state NULL", "promptsel_selector_set_state", h, NULL, NULL, sz(2))
+call("metrics on mopps", "promptsel_selector_metrics", qp, sz(48), ref(n), h, ctypes.c_int(0))
+call("metrics NULL out_len", "promptsel_selector_metrics", qp, sz(48), NULL, h, ctypes.c_int(0))
+call("metrics NULL handle", "promptsel_selector_metrics", qp, sz(48), ref(n), NULL, ctypes.c_int(1))
+call("prior NULL handle", "promptsel_selector_prior", qp, sz(48), NULL)
+call("write_atomic NULL path", "promptsel_file_write_atomic", NULL, ip, sz(3))
 
-dps_cfg = _native.Config()
-raw.promptsel_config_init(ref(dps_cfg), 2)
 d = ctypes.c_void_p()
-call("create dps", "promptsel_selector_create", ref(d), ref(dps_cfg))
-call("state_probs NULL out", "promptsel_selector_state_probs", NULL, sz(9), d, ip, sz(3))
-call("state_probs cap small", "promptsel_selector_state_probs", qp, sz(2), d, ip, sz(3))
-call("get_state NULL outputs", "promptsel_dps_get_state", NULL, NULL, NULL, NULL, sz(3), d, ip, sz(3))
-call("get_state cap small", "promptsel_dps_get_state", NULL, NULL, NULL, NULL, sz(2), d, ip, sz(3))
-call("set_state NULL arrays", "promptsel_dps_set_state", d, ip, NULL, NULL, NULL, NULL, sz(3))
-call("set_state n wrapped", "promptsel_dps_set_state", d, ip, ip, ip, ip, ip, SIZE_MAX)
-call("posterior on dps", "promptsel_selector_posterior", NULL, NULL, sz(3), d, ip, sz(3))
+call("create dps", "promptsel_selector_create", ref(d), b"dps", b"transition_decay=0.5")
+call("dps get_state NULL out", "promptsel_selector_get_state", NULL, sz(48), d, ip, sz(3))
+call("dps get_state cap small", "promptsel_selector_get_state", qp, sz(47), d, ip, sz(3))
+call("dps set_state NULL values", "promptsel_selector_set_state", d, ip, NULL, sz(3))
+call("dps set_state n wrapped", "promptsel_selector_set_state", d, ip, ip, SIZE_MAX)
+call("dps metrics cap small", "promptsel_selector_metrics", qp, sz(3), ref(n), d, ctypes.c_int(0))
+call("dps warm_start", "promptsel_selector_warm_start", d, ip, qp, qp, sz(3), ctypes.c_double(3.0))
 raw.promptsel_selector_free(NULL)
 raw.promptsel_selector_free(h)
 raw.promptsel_selector_free(d)
@@ -482,19 +481,21 @@ print(json.dumps(results))
 """
 
 RAW_EXPECTED = {
-    "config_init NULL": -1, "config_init bad method": -1, "config_init gps": -4, "config_init ok": 0,
-    "create NULL out": -1, "create NULL config": -1, "create struct_size": -7, "create bad strategy": -1,
+    "methods NULL out_len": -1, "methods cap small": -2, "describe NULL method": -1, "describe bad method": -1,
+    "describe gps": -4, "describe ok": 0,
+    "create NULL out": -1, "create NULL method": -1, "create unknown key": -1, "create bad strategy": -1,
     "create ok": 0, "count NULL out": -1, "count NULL handle": -1, "select NULL positions": -1,
     "select NULL count": -1, "select NULL ids": -1, "select cap small": -2, "select n wrapped": -1,
-    "select batch wrapped": -1, "select NULL handle": -1, "select ok, NULL scores": 0, "update NULL arrays": -1,
-    "update n wrapped": -1, "update empty": 0, "predict NULL out": -1, "posterior NULL outs": 0,
+    "select batch wrapped": -1, "select NULL handle": -1, "select ok, NULL scores": 0, "select ok, with state": 0,
+    "update NULL arrays": -1, "update n wrapped": -1, "update empty": 0, "predict NULL out": -1,
+    "get_state NULL out": -1, "get_state cap small": -2,
     "ids NULL out_len": -1, "ids cap 0": -2, "serialize NULL out_len": -1, "serialize size query": -2,
     "serialize NULL out": -1, "deserialize NULL data": -1, "deserialize no bytes": -6, "from_bytes NULL out": -1,
     "save NULL path": -1, "save NULL handle": -1, "load NULL out": -1, "load NULL path": -1,
-    "warm_start NULL": -1, "set_posterior NULL": -1, "state_probs on mopps": -4, "update_stats on mopps": -4,
-    "update_stats NULL": -1, "summary NULL handle": -1, "get_state NULL handle": -1, "create dps": 0,
-    "state_probs NULL out": -1, "state_probs cap small": -2, "get_state NULL outputs": 0,
-    "get_state cap small": -2, "set_state NULL arrays": -1, "set_state n wrapped": -1, "posterior on dps": -4,
+    "warm_start NULL": -1, "set_state NULL": -1, "metrics on mopps": 0, "metrics NULL out_len": -1,
+    "metrics NULL handle": -1, "prior NULL handle": -1, "write_atomic NULL path": -1, "create dps": 0,
+    "dps get_state NULL out": -1, "dps get_state cap small": -2, "dps set_state NULL values": -1,
+    "dps set_state n wrapped": -1, "dps metrics cap small": -2, "dps warm_start": -4,
 }
 
 

@@ -119,13 +119,8 @@ DPS_CASES = json.loads((Path(__file__).parent / "vectors" / "dps_beliefs.json").
 
 
 def _dps_state(sel, ids):
-    """promptsel_dps_get_state (Selector has no wrapper for it yet)."""
-    n = ids.size
-    alpha, pi, pi_before = np.empty(9 * n), np.empty(3 * n), np.empty(3 * n)
-    sampled = np.empty(n, dtype=np.int64)
-    with sel._live() as h:
-        promptsel._native.lib.promptsel_dps_get_state(alpha, pi, pi_before, sampled, n, h, ids, n)
-    return alpha.reshape(n, 9), pi.reshape(n, 3), pi_before.reshape(n, 3), sampled
+    st = sel.dps_state(ids)
+    return st["alpha"].reshape(ids.size, 9), st["pi"], st["pi_before"], st["sampled_times"]
 
 
 @pytest.mark.parametrize("case", DPS_CASES, ids=lambda c: "-".join(str(v) for v in c["config"].values()))

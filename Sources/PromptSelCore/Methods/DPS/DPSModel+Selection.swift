@@ -1,0 +1,206 @@
+/// DPS as a `SelectionModel`: its parameters, selection rule, state rows,
+/// diagnostics and checkpoint payload.
+extension DPSModel {
+    public static let info = MethodInfo(
+        name: "dps", checkpointID: 2,
+        summary: "hidden Markov model of each prompt's solving state (unsolved, partial, solved) (arXiv 2603.10887)",
+        strategies: ["topk", "topk+entropy", "uniform"], defaultStrategy: "topk",
+        parameters: [
+            .choice("prior_shape", "constant", DPSPriorShape.allCases.map(\.rawValue),
+                    "prior transition counts: every count prior_alpha, or a named shape"),
+            .real("prior_alpha", 1.0, in: CountBounds.range, "every prior transition count (prior_shape=constant)"),
+            .choice("prior_pi", "uniform", DPSPriorPi.allCases.map(\.rawValue), "prior belief over the solving state"),
+            .real("transition_decay", 1.0, in: 0...1, minOpen: true,
+                  "lambda_T: transition counts decay towards the prior each step (1: none)"),
+            .real("entropy_weight", 0.0, in: 0...CountBounds.max, "topk+entropy: weight of the belief's entropy in the score"),
+        ],
+        state: [
+            .init("p_unsolved", "predicted probability of the unsolved state at the next step"),
+            .init("p_partial", "predicted probability of the partial state (the topk score)"),
+            .init("p_solved", "predicted probability of the solved state"),
+        ] + (0..<3).flatMap { to in (0..<3).map { from in
+            MethodInfo.Column("alpha_\(to)\(from)", "transition count from state \(from) to state \(to)")
+        } } + [
+            .init("before_unsolved", "the belief one step earlier (the 'from' side of transition learning)"),
+            .init("before_partial", "the belief one step earlier"),
+            .init("before_solved", "the belief one step earlier"),
+            .init("sampled", "times the prompt was observed"),
+        ],
+        metrics: [
+            .init("observed", .step, "observations in the last update"),
+            .init("accuracy", .step, "argmax of the predicted belief equals the observed state (NaN: none observed)"),
+            .init("partial_precision", .step, "precision of predicting the partial state (NaN: none predicted)"),
+            .init("partial_recall", .step, "recall of the partial state (NaN: none observed partial)"),
+        ] + (0..<3).flatMap { o in (0..<3).map { p in
+            MethodInfo.Metric("confusion_\(o)\(p)", .step, "observations of state \(o) predicted as state \(p)")
+        } } + [
+            .init("prompts", .all, "prompts tracked"),
+            .init("mean_entropy", .all, "mean entropy -sum p log(p + 1e-10) of the beliefs"),
+            .init("mean_partial", .all, "mean predicted probability of the partial state"),
+            .init("sampled_min", .all, "times observed: minimum over the prompts"),
+            .init("sampled_max", .all, "times observed: maximum"),
+            .init("sampled_mean", .all, "times observed: mean"),
+            .init("sampled_std", .all, "times observed: standard deviation"),
+        ])
+
+    public var ids: [Int64] { table.ids }
+    public var entryBytes: Int { PromptTable<DPSRecord>.entryBytes }
+
+    public func select(_ candidates: [Int64], batchSize: Int, rng: inout Xoshiro256StarStar) -> Selection {
+        if candidates.count > count { table.reserve(extra: candidates.count) }
+        let w = entropyWeight
+        let score = current(resolve(candidates)).map { s -> Double in
+            w == 0 ? s.pi[1] : s.pi[1] + w * DPSModel.entropy(s.pi)
+        }
+        let chosen: [Int]
+        if uniform {
+            chosen = SelectionRules.uniform(n: score.count, k: batchSize, rng: &rng)
+        } else {
+            // Highest score first; exact ties in random order from the seeded
+            // generator (the reference leaves them to argsort).
+            let tiebreak = score.map { _ in rng.next() }
+            chosen = SelectionRules.smallest(batchSize, keys: score.map { -$0 }, tiebreak: tiebreak)
+        }
+        return Selection(positions: chosen, scores: chosen.map { score[$0] })
+    }
+
+    public func update(ids: [Int64], rates: [Double], rollouts: [Int32]) throws(PromptSelError) {
+        guard step < UInt32.max else { throw PromptSelError(.outOfRange, "more than 2^32 - 1 training steps") }
+        observe(ids: ids, rates: rates)
+    }
+
+    /// Expected success rate with state values 0, 1/2, 1: the partial state's rates
+    /// are spread over (0, 1) and their mean is 1/2 for a symmetric spread.
+    public func predict(_ ids: [Int64]) -> [Double] {
+        current(ids).map { 0.5 * $0.pi[1] + $0.pi[2] }
+    }
+
+    public func state(_ ids: [Int64]) -> [Double] {
+        let indices = table.resolve(ids, inserting: nil)
+        let states = current(indices)
+        var rows: [Double] = []
+        rows.reserveCapacity(16 * ids.count)
+        for (s, i) in zip(states, indices) {
+            rows += [s.pi[0], s.pi[1], s.pi[2]]
+            for k in 0..<9 { rows.append(s.alpha.v[k]) }
+            rows += [s.piBefore[0], s.piBefore[1], s.piBefore[2], Double(i < 0 ? 0 : table.entries[i].value.sampled)]
+        }
+        return rows
+    }
+
+    public var priorRow: [Double] {
+        [pi0[0], pi0[1], pi0[2]] + (0..<9).map { alpha0.v[$0] } + [pi0[0], pi0[1], pi0[2], 0]
+    }
+
+    /// Counts finite, in [0, 1e15], with positive column sums; beliefs finite, >= 0,
+    /// summing to 1 within 1e-6 (renormalised); sampled an integer in [0, 2^32).
+    public func setState(ids: [Int64], rows: [Double]) throws(PromptSelError) {
+        var states: [DPSPromptState] = []
+        var sampled: [UInt32] = []
+        for i in 0..<ids.count {
+            let row = Array(rows[(16 * i)..<(16 * i + 16)])
+            let (s, t) = try DPSModel.state(row: row, id: ids[i])
+            states.append(s)
+            sampled.append(t)
+        }
+        set(ids: ids, states: states, sampled: sampled)
+    }
+
+    static func state(row r: [Double], id: Int64) throws(PromptSelError) -> (DPSPromptState, UInt32) {
+        var lanes = SIMD16<Double>.zero
+        for k in 0..<9 {
+            let a = r[3 + k]
+            guard a.isFinite, a >= 0, a <= CountBounds.max else {
+                throw .range("alpha of id \(id) has an invalid count \(a) (need 0 ... \(CountBounds.max))")
+            }
+            lanes[k] = a
+        }
+        let alpha = TransitionCounts(lanes: lanes)
+        for j in 0..<3 where !(alpha[0, j] + alpha[1, j] + alpha[2, j] > 0) {
+            throw .range("alpha of id \(id) has an all-zero column \(j)")
+        }
+        var beliefs: [SIMD3<Double>] = []
+        for (name, o) in [("pi", 0), ("pi_before", 12)] {
+            let p = SIMD3(r[o], r[o + 1], r[o + 2])
+            let sum = p[0] + p[1] + p[2]
+            guard p[0] >= 0, p[1] >= 0, p[2] >= 0, sum.isFinite, abs(sum - 1) <= 1e-6 else {
+                throw .range("\(name) of id \(id) is not a probability vector: (\(p[0]), \(p[1]), \(p[2]))")
+            }
+            beliefs.append(p / sum)
+        }
+        let t = r[15]
+        guard t >= 0, t <= Double(UInt32.max), t.rounded() == t else {
+            throw .range("sampled_times of id \(id) is \(t) (need an integer 0 ... 2^32 - 1)")
+        }
+        return (DPSPromptState(alpha: alpha, pi: beliefs[0], piBefore: beliefs[1]), UInt32(t))
+    }
+
+    public func metrics(_ scope: MetricScope) -> [Double] {
+        switch scope {
+        case .step:
+            let u = lastUpdate
+            return [Double(u.observed), u.accuracy, u.partialPrecision, u.partialRecall] + u.confusion.map { Double($0) }
+        case .all:
+            let s = summary()
+            return [Double(s.prompts), s.meanEntropy, s.meanPartial, Double(s.sampledMin), Double(s.sampledMax),
+                    s.sampledMean, s.sampledStd]
+        }
+    }
+
+    // MARK: - Checkpoint payload
+    // step, last update's statistics, n, ids, then per prompt: 9 counts, pi, pi_before
+    // (each as a block of n), sampled, last step, exact steps left.
+
+    public func encode(_ w: inout ByteWriter) {
+        w.u32(step)
+        w.u64(lastUpdate.observed)
+        for c in lastUpdate.confusion { w.u64(c) }
+        w.u64(UInt64(count))
+        w.i64s(table.ids)
+        let records = table.entries.map(\.value)
+        for r in records {
+            w.f64(r.a0); w.f64(r.a1); w.f64(r.a2); w.f64(r.a3); w.f64(r.a4)
+            w.f64(r.a5); w.f64(r.a6); w.f64(r.a7); w.f64(r.a8)
+        }
+        for r in records { w.f64(r.p0); w.f64(r.p1); w.f64(r.p2) }
+        for r in records { w.f64(r.b0); w.f64(r.b1); w.f64(r.b2) }
+        for r in records { w.u32(r.sampled) }
+        for r in records { w.u32(r.lastStep) }
+        for r in records { w.u32(r.exactLeft) }
+    }
+
+    public func decode(_ r: inout ByteReader) throws(PromptSelError) {
+        step = try r.u32("DPS step")
+        lastUpdate.observed = try r.u64()
+        for k in 0..<9 { lastUpdate.confusion[k] = try r.u64() }
+        let n = try r.count(bytesPerPrompt: 140)
+        let ids = try r.i64s(n, "ids")
+        let flat = try r.f64s(n * 15, "DPS state")
+        var states: [DPSPromptState] = []
+        states.reserveCapacity(n)
+        for i in 0..<n {
+            var a = SIMD16<Double>.zero
+            for k in 0..<9 { a[k] = flat[9 * i + k] }
+            let o = 9 * n + 3 * i, b = 12 * n + 3 * i
+            states.append(DPSPromptState(alpha: TransitionCounts(lanes: a),
+                                         pi: SIMD3(flat[o], flat[o + 1], flat[o + 2]),
+                                         piBefore: SIMD3(flat[b], flat[b + 1], flat[b + 2])))
+        }
+        var sampled = [UInt32](repeating: 0, count: n), last = sampled, exact = sampled
+        for i in 0..<n { sampled[i] = try r.u32() }
+        for i in 0..<n { last[i] = try r.u32() }
+        for i in 0..<n { exact[i] = try r.u32() }
+        for i in 0..<n {
+            let a = states[i].alpha.v
+            let ok = (0..<9).allSatisfy { a[$0] >= 0 && a[$0] <= CountBounds.max }
+                && (0..<3).allSatisfy { a[$0] + a[3 + $0] + a[6 + $0] > 0 }
+                && [states[i].pi, states[i].piBefore].allSatisfy { p in (0..<3).allSatisfy { p[$0].isFinite && p[$0] >= 0 } }
+            guard ok, last[i] <= step, Int(exact[i]) <= settleSteps else {
+                throw .corrupt("checkpoint holds an invalid DPS state for id \(ids[i])")
+            }
+        }
+        let values = (0..<n).map { DPSRecord(states[$0], sampled: sampled[$0], lastStep: last[$0], exactLeft: exact[$0]) }
+        guard let loaded = PromptTable.load(ids: ids, values: values) else { throw .corrupt("checkpoint lists an id twice") }
+        table = loaded
+    }
+}
