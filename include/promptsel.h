@@ -206,11 +206,13 @@ int promptsel_selector_predict(double *out_mean, size_t out_cap, const promptsel
                                const int64_t *ids, size_t n);
 
 /**
- * The state of each id at the current step, state_width doubles per id, row-major
- * (columns as the description's "state" lines). out_cap counts doubles (>= width*n).
+ * The state of each id at the current step: columns [first_column, first_column +
+ * n_columns) of its row (columns as the description's "state" lines; all of them:
+ * 0 and state_width), n_columns doubles per id, row-major. out_cap counts doubles
+ * (>= n_columns * n). Reading a few columns of many ids costs only those columns.
  */
 int promptsel_selector_get_state(double *out, size_t out_cap, const promptsel_selector *sel,
-                                 const int64_t *ids, size_t n);
+                                 const int64_t *ids, size_t n, size_t first_column, size_t n_columns);
 
 /** The state row of a prompt never seen: the prior (state_width doubles, out_cap >= width). */
 int promptsel_selector_prior(double *out, size_t out_cap, const promptsel_selector *sel);

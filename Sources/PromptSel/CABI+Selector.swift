@@ -135,14 +135,20 @@ public func promptsel_selector_predict(_ out_mean: UnsafeMutablePointer<Double>?
 @c @implementation
 public func promptsel_selector_get_state(_ out: UnsafeMutablePointer<Double>?, _ out_cap: Int,
                                          _ sel: OpaquePointer?, _ ids: UnsafePointer<Int64>?,
-                                         _ n: Int) -> Int32 {
+                                         _ n: Int, _ first_column: Int, _ n_columns: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
         let idList = try Arg.array(ids, n, "ids")
+        let first = try Arg.count(first_column, "first_column")
+        let width = try Arg.count(n_columns, "n_columns")
         let rows = try handle.withLock { s throws(PromptSelError) -> [Double] in
-            // Checked under the lock, before reading: the width is the selector's.
-            _ = try Arg.output(out, out_cap, needed: s.info.state.count * idList.count, "out")
-            return s.state(idList)
+            guard first + width <= s.info.state.count else {
+                throw PromptSelError(.invalidArgument, "columns \(first)..<\(first + width) are outside the "
+                    + "\(s.info.state.count) state columns of \(s.info.name)")
+            }
+            // Checked before reading: a read may bring stored state forward.
+            _ = try Arg.output(out, out_cap, needed: width * idList.count, "out")
+            return try s.state(idList, columns: first..<(first + width))
         }
         out?.store(rows)
     }

@@ -29,7 +29,7 @@ func text(_ call: (UnsafeMutablePointer<CChar>?, Int, UnsafeMutablePointer<Int>)
 /// MoPPS alpha and beta of `ids`: columns 0 and 1 of the generic state.
 func posterior(_ sel: OpaquePointer, _ ids: [Int64]) -> (alpha: [Double], beta: [Double]) {
     var rows = [Double](repeating: 0, count: 2 * ids.count)
-    #expect(promptsel_selector_get_state(&rows, rows.count, sel, ids, ids.count) == PROMPTSEL_OK)
+    #expect(promptsel_selector_get_state(&rows, rows.count, sel, ids, ids.count, 0, 2) == PROMPTSEL_OK)
     return (stride(from: 0, to: rows.count, by: 2).map { rows[$0] }, stride(from: 1, to: rows.count, by: 2).map { rows[$0] })
 }
 
@@ -160,7 +160,9 @@ struct ExportedSymbolTests {
         #expect(promptsel_selector_set_state(sel, ids, [1, 1, 0, 1], 2) == PROMPTSEL_E_OUT_OF_RANGE)
         #expect(promptsel_selector_set_state(sel, ids, [1, 1, .infinity, 1], 2) == PROMPTSEL_E_INVALID_ARG)
         var rows = [Double](repeating: 0, count: 4)
-        #expect(promptsel_selector_get_state(&rows, 3, sel, ids, 2) == PROMPTSEL_E_BUFFER_TOO_SMALL)
+        #expect(promptsel_selector_get_state(&rows, 3, sel, ids, 2, 0, 2) == PROMPTSEL_E_BUFFER_TOO_SMALL)
+        #expect(promptsel_selector_get_state(&rows, 4, sel, ids, 2, 1, 2) == PROMPTSEL_E_INVALID_ARG)
+        #expect(promptsel_selector_get_state(&rows, 4, sel, ids, 2, 1, 1) == PROMPTSEL_OK && rows[0] == 1)
         var m = [Double](), mlen = 7
         #expect(promptsel_selector_metrics(&m, 0, &mlen, sel, PROMPTSEL_METRICS_STEP) == PROMPTSEL_OK && mlen == 0)
         #expect(promptsel_selector_metrics(&m, 0, &mlen, sel, 9) == PROMPTSEL_E_INVALID_ARG)

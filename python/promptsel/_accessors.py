@@ -14,9 +14,7 @@ class MethodAccessors:
         if self.method != method:
             raise UnsupportedError(f"{op} is a {methods.METHODS[method].label} operation; "
                                    f"this selector runs {methods.spec(self.method).label}")
-        rows = self.state(ids)
-        index = [self.state_columns.index(n) for n in names]
-        return rows[:, index]
+        return self.state(ids, names)
 
     def posterior(self, ids):
         """MoPPS: (alpha, beta) arrays of the Beta posterior of each id."""

@@ -123,7 +123,8 @@ _SIGNATURES = {
                                              SelectorPtr, _in(np.int64), _size, _size]),
     "promptsel_selector_update": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64), _in(np.int32), _size]),
     "promptsel_selector_predict": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size]),
-    "promptsel_selector_get_state": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size]),
+    "promptsel_selector_get_state": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size,
+                                                _size, _size]),
     "promptsel_selector_prior": (_c.c_int, [_out(np.float64), _size, SelectorPtr]),
     "promptsel_selector_metrics": (_c.c_int, [_out(np.float64), _size, _size_p, SelectorPtr, _c.c_int]),
     "promptsel_selector_set_state": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64), _size]),
@@ -260,9 +261,10 @@ def predict(handle, ids_):
     return out
 
 
-def get_state(handle, ids_, width: int):
+def get_state(handle, ids_, first: int, width: int):
+    """Columns [first, first + width) of each id's state row, shape (n, width)."""
     out = np.empty(ids_.size * width, dtype=np.float64)
-    lib.promptsel_selector_get_state(out, out.size, handle, ids_, ids_.size)
+    lib.promptsel_selector_get_state(out, out.size, handle, ids_, ids_.size, first, width)
     return out.reshape(ids_.size, width)
 
 

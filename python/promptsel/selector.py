@@ -173,11 +173,23 @@ class Selector(MethodAccessors):
         """Names of the per-prompt state columns (the library's description)."""
         return methods.describe(self.method).state
 
-    def state(self, ids):
-        """The state of each id at the current step, shape (n, len(state_columns))."""
+    def state(self, ids, columns=None):
+        """The state of each id at the current step, shape (n, len(columns)): every
+        column of `state_columns`, or the named ones (adjacent, in order), e.g.
+        `state(ids, ["p_unsolved", "p_partial", "p_solved"])`."""
         ids = _args.ids(ids, "ids")
+        first, width = 0, self._width
+        if columns is not None:
+            names = list(self.state_columns)
+            try:
+                first = names.index(columns[0]) if len(columns) else 0
+            except ValueError:
+                raise InvalidArgumentError(f"no state column {columns[0]!r}; {self.method} has {names}") from None
+            width = len(columns)
+            if names[first:first + width] != list(columns):
+                raise InvalidArgumentError(f"columns {list(columns)} are not adjacent columns of {names}")
         with self._live() as h:
-            return _native.get_state(h, ids, self._width)
+            return _native.get_state(h, ids, first, width)
 
     def prior_state(self):
         """The state row of a prompt never seen, as {column: value}."""

@@ -442,8 +442,10 @@ call("update NULL arrays", "promptsel_selector_update", h, NULL, NULL, NULL, sz(
 call("update n wrapped", "promptsel_selector_update", h, ip, ip, ip, SIZE_MAX)
 call("update empty", "promptsel_selector_update", h, NULL, NULL, NULL, sz(0))
 call("predict NULL out", "promptsel_selector_predict", NULL, sz(3), h, ip, sz(3))
-call("get_state NULL out", "promptsel_selector_get_state", NULL, sz(6), h, ip, sz(3))
-call("get_state cap small", "promptsel_selector_get_state", qp, sz(5), h, ip, sz(3))
+call("get_state NULL out", "promptsel_selector_get_state", NULL, sz(6), h, ip, sz(3), sz(0), sz(2))
+call("get_state cap small", "promptsel_selector_get_state", qp, sz(5), h, ip, sz(3), sz(0), sz(2))
+call("get_state columns wrapped", "promptsel_selector_get_state", qp, sz(6), h, ip, sz(3), SIZE_MAX, sz(2))
+call("get_state columns beyond", "promptsel_selector_get_state", qp, sz(9), h, ip, sz(3), sz(1), sz(2))
 call("ids NULL out_len", "promptsel_selector_ids", NULL, sz(0), NULL, h)
 call("ids cap 0", "promptsel_selector_ids", NULL, sz(0), ref(n), h)
 results["ids needed"] = n.value
@@ -468,8 +470,9 @@ call("write_atomic NULL path", "promptsel_file_write_atomic", NULL, ip, sz(3))
 
 d = ctypes.c_void_p()
 call("create dps", "promptsel_selector_create", ref(d), b"dps", b"transition_decay=0.5")
-call("dps get_state NULL out", "promptsel_selector_get_state", NULL, sz(48), d, ip, sz(3))
-call("dps get_state cap small", "promptsel_selector_get_state", qp, sz(47), d, ip, sz(3))
+call("dps get_state NULL out", "promptsel_selector_get_state", NULL, sz(48), d, ip, sz(3), sz(0), sz(16))
+call("dps get_state cap small", "promptsel_selector_get_state", qp, sz(47), d, ip, sz(3), sz(0), sz(16))
+call("dps get_state beliefs", "promptsel_selector_get_state", qp, sz(9), d, ip, sz(3), sz(0), sz(3))
 call("dps set_state NULL values", "promptsel_selector_set_state", d, ip, NULL, sz(3))
 call("dps set_state n wrapped", "promptsel_selector_set_state", d, ip, ip, SIZE_MAX)
 call("dps metrics cap small", "promptsel_selector_metrics", qp, sz(3), ref(n), d, ctypes.c_int(0))
@@ -488,7 +491,8 @@ RAW_EXPECTED = {
     "select NULL count": -1, "select NULL ids": -1, "select cap small": -2, "select n wrapped": -1,
     "select batch wrapped": -1, "select NULL handle": -1, "select ok, NULL scores": 0, "select ok, with state": 0,
     "update NULL arrays": -1, "update n wrapped": -1, "update empty": 0, "predict NULL out": -1,
-    "get_state NULL out": -1, "get_state cap small": -2,
+    "get_state NULL out": -1, "get_state cap small": -2, "get_state columns wrapped": -1,
+    "get_state columns beyond": -1, "dps get_state beliefs": 0,
     "ids NULL out_len": -1, "ids cap 0": -2, "serialize NULL out_len": -1, "serialize size query": -2,
     "serialize NULL out": -1, "deserialize NULL data": -1, "deserialize no bytes": -6, "from_bytes NULL out": -1,
     "save NULL path": -1, "save NULL handle": -1, "load NULL out": -1, "load NULL path": -1,

@@ -99,6 +99,16 @@ public final class PromptSelector {
     /// The state rows of `ids` (`info.state` columns each, row-major).
     public func state(_ ids: [Int64]) -> [Double] { model.state(ids) }
 
+    /// Columns `columns` of the state rows of `ids`.
+    public func state(_ ids: [Int64], columns: Range<Int>) throws(PromptSelError) -> [Double] {
+        let width = info.state.count
+        guard columns.lowerBound >= 0, columns.upperBound <= width else {
+            throw .invalid("state columns \(columns.lowerBound)..<\(columns.upperBound) are outside the "
+                + "\(width) columns of \(info.name)")
+        }
+        return model.state(ids, columns: columns)
+    }
+
     public var priorRow: [Double] { model.priorRow }
 
     public func setState(ids: [Int64], rows: [Double]) throws(PromptSelError) {

@@ -32,8 +32,10 @@ public protocol SelectionModel: AnyObject {
     /// Expected success rate per id (the prior's for unseen ids). Never inserts.
     func predict(_ ids: [Int64]) -> [Double]
 
-    /// `info.state.count` values per id, row-major (the prior's for unseen ids).
-    func state(_ ids: [Int64]) -> [Double]
+    /// The state columns `columns` (within `info.state`) of each id, row-major (the
+    /// prior's for unseen ids). Only those columns are written: reading the beliefs
+    /// of many ids does not pay for the whole row.
+    func state(_ ids: [Int64], columns: Range<Int>) -> [Double]
 
     /// The state row of a prompt never seen (what `state` reports for it).
     var priorRow: [Double] { get }
@@ -55,6 +57,9 @@ public protocol SelectionModel: AnyObject {
 }
 
 extension SelectionModel {
+    /// Every state column of each id.
+    public func state(_ ids: [Int64]) -> [Double] { state(ids, columns: 0..<Self.info.state.count) }
+
     public func warmStart(ids: [Int64], successes: [Double], trials: [Double], weight: Double) throws(PromptSelError) {
         let with = MethodRegistry.models.filter { $0.info.hasWarmStart }.map { $0.info.name }
         throw PromptSelError(.unsupported, "warm_start is not available for method \(Self.info.name) "

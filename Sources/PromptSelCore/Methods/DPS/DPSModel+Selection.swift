@@ -75,17 +75,27 @@ extension DPSModel {
         current(ids).map { 0.5 * $0.pi[1] + $0.pi[2] }
     }
 
-    public func state(_ ids: [Int64]) -> [Double] {
+    public func state(_ ids: [Int64], columns: Range<Int>) -> [Double] {
         let indices = table.resolve(ids, inserting: nil)
         let states = current(indices)
-        var rows: [Double] = []
-        rows.reserveCapacity(16 * ids.count)
-        for (s, i) in zip(states, indices) {
-            rows += [s.pi[0], s.pi[1], s.pi[2]]
-            for k in 0..<9 { rows.append(s.alpha.v[k]) }
-            rows += [s.piBefore[0], s.piBefore[1], s.piBefore[2], Double(i < 0 ? 0 : table.entries[i].value.sampled)]
+        let w = columns.count
+        // Filled in place: one allocation for all rows, only the columns asked for.
+        return [Double](unsafeUninitializedCapacity: w * ids.count) { out, initialized in
+            table.entries.withUnsafeBufferPointer { e in
+                for (j, (s, i)) in zip(states, indices).enumerated() {
+                    for (k, c) in columns.enumerated() {
+                        let v: Double = switch c {
+                        case 0..<3: s.pi[c]
+                        case 3..<12: s.alpha.v[c - 3]
+                        case 12..<15: s.piBefore[c - 12]
+                        default: Double(i < 0 ? 0 : e[i].value.sampled)
+                        }
+                        out[w * j + k] = v
+                    }
+                }
+            }
+            initialized = w * ids.count
         }
-        return rows
     }
 
     public var priorRow: [Double] {

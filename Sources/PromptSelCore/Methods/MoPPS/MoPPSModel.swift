@@ -92,8 +92,15 @@ public final class MoPPSModel: SelectionModel {
         posterior(ids).map { $0.alpha / ($0.alpha + $0.beta) }
     }
 
-    public func state(_ ids: [Int64]) -> [Double] {
-        posterior(ids).flatMap { [$0.alpha, $0.beta] }
+    public func state(_ ids: [Int64], columns: Range<Int>) -> [Double] {
+        let p = posterior(ids)
+        let w = columns.count
+        return [Double](unsafeUninitializedCapacity: w * p.count) { out, initialized in
+            for (i, q) in p.enumerated() {
+                for (j, c) in columns.enumerated() { out[w * i + j] = c == 0 ? q.alpha : q.beta }
+            }
+            initialized = w * p.count
+        }
     }
 
     public var priorRow: [Double] { [prior.alpha, prior.beta] }
