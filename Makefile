@@ -86,3 +86,7 @@ bench-install: dist lib
 
 clean:
 	rm -rf .build .build-static dist examples/c/basic
+
+# Reliability targets, each in its own file: fuzz / fuzz-ci (mk/fuzz.mk),
+# sanitize (mk/sanitize.mk).
+-include mk/fuzz.mk mk/sanitize.mk
