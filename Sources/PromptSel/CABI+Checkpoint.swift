@@ -1,7 +1,9 @@
 import CPromptSel
 import PromptSelCore
 
-// Checkpoint exports: bytes in memory (for state_dict) and atomic files.
+// Checkpoint exports: bytes in memory (for state_dict) and atomic files. Inputs are
+// decoded as they are read, from the caller's memory or the file in bounded chunks:
+// no whole copy of the input is made, so loading needs about the final state's memory.
 
 @c @implementation
 public func promptsel_selector_serialize(_ out: UnsafeMutablePointer<UInt8>?, _ out_cap: Int,
@@ -20,14 +22,41 @@ public func promptsel_selector_serialize(_ out: UnsafeMutablePointer<UInt8>?, _ 
     }
 }
 
+/// Decodes `len` bytes at `data` without copying them whole first.
+private func decode(_ data: UnsafePointer<UInt8>?, _ len: Int) throws(PromptSelError) -> PromptSelector {
+    let n = try Arg.count(len, "len")
+    guard n == 0 || data != nil else { throw PromptSelError(.invalidArgument, "data is NULL but len = \(n)") }
+    try checkFits(n)
+    var next = 0
+    var reader = ByteReader(count: n) { buffer, range throws(PromptSelError) in
+        let k = min(range.count, n - next)
+        if k > 0, let data {
+            buffer.withUnsafeMutableBufferPointer { dst in
+                (dst.baseAddress! + range.lowerBound).update(from: data + next, count: k)
+            }
+        }
+        next += k
+        return k
+    }
+    return try PromptSelector.deserialize(&reader, count: n)
+}
+
+/// An input larger than this machine's memory cannot become a selector: refused
+/// before anything is allocated (the in-memory state is about the input's size).
+private func checkFits(_ size: Int) throws(PromptSelError) {
+    guard size <= AtomicFile.physicalMemory else {
+        throw PromptSelError(.noMemory, "a checkpoint of \(size) bytes exceeds this machine's memory "
+            + "(\(AtomicFile.physicalMemory) bytes)")
+    }
+}
+
 @c @implementation
 public func promptsel_selector_deserialize(_ sel: OpaquePointer?, _ data: UnsafePointer<UInt8>?,
                                            _ len: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
-        let bytes = try Arg.array(data, len, "data", "len")
-        // Parsed completely before the swap: a corrupt input leaves `sel` unchanged.
-        handle.replace(with: try PromptSelector.deserialize(bytes))
+        // Decoded completely before the swap: a corrupt input leaves `sel` unchanged.
+        handle.replace(with: try decode(data, len))
     }
 }
 
@@ -36,8 +65,7 @@ public func promptsel_selector_from_bytes(_ out: UnsafeMutablePointer<OpaquePoin
                                          _ data: UnsafePointer<UInt8>?, _ len: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let out = try Arg.pointer(out, "out")
-        let bytes = try Arg.array(data, len, "data", "len")
-        out.pointee = SelectorHandle(try PromptSelector.deserialize(bytes)).retainedPointer()
+        out.pointee = SelectorHandle(try decode(data, len)).retainedPointer()
     }
 }
 
@@ -45,7 +73,7 @@ public func promptsel_selector_from_bytes(_ out: UnsafeMutablePointer<OpaquePoin
 public func promptsel_selector_save(_ sel: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
-        let file = try Arg.string(path, "path")
+        let file = try Arg.path(path)
         // Serialize under the lock, write outside it: slow disks don't block select.
         let bytes = try handle.withLock { $0.serialized() }
         try AtomicFile.write(bytes, to: file)
@@ -57,10 +85,13 @@ public func promptsel_selector_load(_ out: UnsafeMutablePointer<OpaquePointer?>?
                                     _ path: UnsafePointer<CChar>?) -> Int32 {
     bridge { () throws(PromptSelError) in
         let out = try Arg.pointer(out, "out")
-        let file = try Arg.string(path, "path")
+        let file = try Arg.path(path)
         let selector: PromptSelector
         do throws(PromptSelError) {
-            selector = try PromptSelector.deserialize(try AtomicFile.read(file))
+            let input = try AtomicFile.Reader(file)
+            try checkFits(input.size)
+            var reader = ByteReader(count: input.size, source: input.source)
+            selector = try PromptSelector.deserialize(&reader, count: input.size)
         } catch {
             throw PromptSelError(error.status, "\(file): \(error.message)")
         }
@@ -72,7 +103,7 @@ public func promptsel_selector_load(_ out: UnsafeMutablePointer<OpaquePointer?>?
 public func promptsel_file_write_atomic(_ path: UnsafePointer<CChar>?, _ data: UnsafePointer<UInt8>?,
                                         _ len: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
-        let file = try Arg.string(path, "path")
+        let file = try Arg.path(path)
         let bytes = try Arg.array(data, len, "data", "len")
         try AtomicFile.write(bytes, to: file)
     }

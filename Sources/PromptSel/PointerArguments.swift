@@ -73,6 +73,12 @@ enum Arg {
         return String(cString: p)
     }
 
+    /// A file path: its exact bytes (no UTF-8 decoding that could rewrite them).
+    static func path(_ p: UnsafePointer<CChar>?) throws(PromptSelError) -> AtomicFile.Path {
+        guard let p else { throw PromptSelError(.invalidArgument, "path is NULL") }
+        return try AtomicFile.Path(p)
+    }
+
     static func string(_ p: UnsafePointer<CChar>?, _ name: String) throws(PromptSelError) -> String {
         guard let p else { throw PromptSelError(.invalidArgument, "\(name) is NULL") }
         let s = String(cString: p)

@@ -17,9 +17,15 @@ public enum CRC32 {
 
     /// CRC-32 of `bytes[range]`.
     public static func checksum(_ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
+        update(0xFFFF_FFFF, bytes, range) ^ 0xFFFF_FFFF
+    }
+
+    /// The running (not yet inverted) register after `bytes[range]`, for a checksum
+    /// computed over a stream: start at 0xFFFF_FFFF, invert at the end.
+    static func update(_ register: UInt32, _ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
         let t = tables
         let t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5], t6 = t[6], t7 = t[7]
-        var c: UInt32 = 0xFFFF_FFFF
+        var c = register
         var i = range.lowerBound
         let end = range.upperBound
         while end - i >= 8 {
@@ -35,7 +41,7 @@ public enum CRC32 {
             c = t0[Int((c ^ UInt32(bytes[i])) & 0xFF)] ^ (c >> 8)
             i += 1
         }
-        return c ^ 0xFFFF_FFFF
+        return c
     }
 
     public static func checksum(_ bytes: [UInt8]) -> UInt32 { checksum(bytes, 0..<bytes.count) }

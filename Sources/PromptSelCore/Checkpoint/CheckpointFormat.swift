@@ -44,41 +44,65 @@ extension PromptSelector {
         return w.bytes
     }
 
-    /// Rebuilds a selector from `serialized()` bytes (format 2 or 1). Any defect
-    /// (wrong magic, truncation, checksum, invalid values, duplicate ids) throws;
-    /// nothing is shared with an existing selector.
+    /// Rebuilds a selector from `serialized()` bytes (format 2 or 1).
     public static func deserialize(_ bytes: [UInt8]) throws(PromptSelError) -> PromptSelector {
+        var r = ByteReader(bytes)
+        return try deserialize(&r, count: bytes.count)
+    }
+
+    /// Rebuilds a selector from a stream of `count` checkpoint bytes, decoding as it
+    /// reads (a file is never held whole: loading needs about the final state's
+    /// memory). Any defect (wrong magic, truncation, checksum, invalid values,
+    /// duplicate ids) throws; nothing is shared with an existing selector. A damaged
+    /// file is reported as a checksum mismatch even when a value check fails first.
+    public static func deserialize(_ r: inout ByteReader, count: Int) throws(PromptSelError) -> PromptSelector {
         let minimum = CheckpointFormat.headerSize + 4
-        guard bytes.count >= minimum else {
-            throw .corrupt("checkpoint is truncated: \(bytes.count) bytes, a header alone needs \(minimum)")
+        guard count >= minimum else {
+            throw .corrupt("checkpoint is truncated: \(count) bytes, a header alone needs \(minimum)")
         }
-        guard Array(bytes[0..<8]) == CheckpointFormat.magic else {
+        guard try r.raw(8, "magic") == CheckpointFormat.magic else {
             throw .corrupt("not a promptsel checkpoint (bad magic)")
         }
-        var header = ByteReader(bytes, from: 8, to: CheckpointFormat.headerSize)
-        let version = try header.u32()
-        guard version == CheckpointFormat.version || version == 1 else {
-            throw PromptSelError(.version, "checkpoint format version \(version) is not supported "
-                + "(this library reads versions 1 and \(CheckpointFormat.version))")
-        }
-        let method = try header.u32()
-        let length = try header.u64()
-        guard length == UInt64(bytes.count - minimum) else {
+        let version = try r.u32()
+        let method = try r.u32()
+        let length = try r.u64()
+        // The declared length is checked against the real size before anything is
+        // allocated: a lying header cannot ask for memory the input does not back.
+        guard length == UInt64(count - minimum) else {
             throw .corrupt("checkpoint is truncated or has trailing bytes: payload says \(length) bytes, "
-                + "file holds \(bytes.count - minimum)")
+                + "input holds \(count - minimum)")
         }
-        let end = bytes.count - 4
-        var tail = ByteReader(bytes, from: end)
-        let stored = try tail.u32()
-        let actual = CRC32.checksum(bytes, 0..<end)
+        r.reserveTail(4)
+        let selector: PromptSelector
+        do throws(PromptSelError) {
+            guard version == CheckpointFormat.version || version == 1 else {
+                throw PromptSelError(PromptSelStatus.version, "checkpoint format version \(version) is not supported "
+                    + "(this library reads versions 1 and \(CheckpointFormat.version))")
+            }
+            selector = try decodePayload(&r, version: version, method: method)
+            guard r.remaining == 0 else { throw .corrupt("checkpoint has \(r.remaining) unexpected bytes at the end") }
+        } catch {
+            // Damage first: a flipped bit anywhere is "checksum", whatever it broke.
+            if error.status != .version, (try? r.skipToTail()) != nil {
+                let actual = r.checksumSoFar()
+                if let stored = try? r.tailU32(), stored != actual {
+                    throw .corrupt("checkpoint checksum mismatch (stored \(stored), computed \(actual)): the file is damaged")
+                }
+            }
+            throw error
+        }
+        let actual = r.checksumSoFar()
+        let stored = try r.tailU32()
         guard stored == actual else {
             throw .corrupt("checkpoint checksum mismatch (stored \(stored), computed \(actual)): the file is damaged")
         }
+        return selector
+    }
+
+    private static func decodePayload(_ r: inout ByteReader, version: UInt32, method: UInt32) throws(PromptSelError) -> PromptSelector {
         guard let type = MethodRegistry.model(checkpointID: method) else {
             throw PromptSelError(.unsupported, "checkpoint of method id \(method), which this library does not have")
         }
-
-        var r = ByteReader(bytes, from: CheckpointFormat.headerSize, to: end)
         let parameters: Parameters
         if version == 1 {
             parameters = try CheckpointFormatV1.parameters(&r, method: type)
@@ -99,7 +123,6 @@ extension PromptSelector {
         selector.rng = rng
         selector.steps = try r.u64("step count")
         try selector.model.decode(&r)
-        guard r.remaining == 0 else { throw .corrupt("checkpoint has \(r.remaining) unexpected bytes at the end") }
         return selector
     }
 }

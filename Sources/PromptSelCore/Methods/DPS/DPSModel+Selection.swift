@@ -179,38 +179,55 @@ extension DPSModel {
         for r in records { w.u32(r.exactLeft) }
     }
 
+    /// Straight into the table, no intermediate arrays. Every prompt's state passes
+    /// the checks of `setState` (the loader keeps the stored beliefs bit-exact rather
+    /// than renormalising them), and the bookkeeping must be one the model could
+    /// have reached: nothing a file says may trap or mislead later.
     public func decode(_ r: inout ByteReader) throws(PromptSelError) {
         step = try r.u32("DPS step")
-        lastUpdate.observed = try r.u64()
-        for k in 0..<9 { lastUpdate.confusion[k] = try r.u64() }
-        let n = try r.count(bytesPerPrompt: 140)
-        let ids = try r.i64s(n, "ids")
-        let flat = try r.f64s(n * 15, "DPS state")
-        var states: [DPSPromptState] = []
-        states.reserveCapacity(n)
-        for i in 0..<n {
-            var a = SIMD16<Double>.zero
-            for k in 0..<9 { a[k] = flat[9 * i + k] }
-            let o = 9 * n + 3 * i, b = 12 * n + 3 * i
-            states.append(DPSPromptState(alpha: TransitionCounts(lanes: a),
-                                         pi: SIMD3(flat[o], flat[o + 1], flat[o + 2]),
-                                         piBefore: SIMD3(flat[b], flat[b + 1], flat[b + 2])))
+        var stats = DPSUpdateStats()
+        stats.observed = try r.u64()
+        var total: UInt64 = 0
+        for k in 0..<9 {
+            stats.confusion[k] = try r.u64()
+            let (sum, overflow) = total.addingReportingOverflow(stats.confusion[k])
+            guard !overflow else { throw .corrupt("checkpoint holds invalid DPS update statistics") }
+            total = sum
         }
-        var sampled = [UInt32](repeating: 0, count: n), last = sampled, exact = sampled
-        for i in 0..<n { sampled[i] = try r.u32() }
-        for i in 0..<n { last[i] = try r.u32() }
-        for i in 0..<n { exact[i] = try r.u32() }
+        guard total == stats.observed else {
+            throw .corrupt("checkpoint holds invalid DPS update statistics: \(total) counted, \(stats.observed) observed")
+        }
+        lastUpdate = stats
+        let n = try r.count(bytesPerPrompt: 140)
+        var loaded = PromptTable<DPSRecord>()
+        loaded.reserveCapacity(n)
+        let blank = DPSRecord(prior, sampled: 0, lastStep: 0, exactLeft: 0)
+        for _ in 0..<n {
+            guard loaded.insert(try r.i64("ids"), blank).inserted else { throw .corrupt("checkpoint lists an id twice") }
+        }
         for i in 0..<n {
-            let a = states[i].alpha.v
-            let ok = (0..<9).allSatisfy { a[$0] >= 0 && a[$0] <= CountBounds.max }
-                && (0..<3).allSatisfy { a[$0] + a[3 + $0] + a[6 + $0] > 0 }
-                && [states[i].pi, states[i].piBefore].allSatisfy { p in (0..<3).allSatisfy { p[$0].isFinite && p[$0] >= 0 } }
-            guard ok, last[i] <= step, Int(exact[i]) <= settleSteps else {
-                throw .corrupt("checkpoint holds an invalid DPS state for id \(ids[i])")
+            var v = loaded.entries[i].value
+            (v.a0, v.a1, v.a2) = (try r.f64(), try r.f64(), try r.f64())
+            (v.a3, v.a4, v.a5) = (try r.f64(), try r.f64(), try r.f64())
+            (v.a6, v.a7, v.a8) = (try r.f64(), try r.f64(), try r.f64())
+            loaded.entries[i].value = v
+        }
+        for i in 0..<n { (loaded.entries[i].value.p0, loaded.entries[i].value.p1, loaded.entries[i].value.p2) = (try r.f64(), try r.f64(), try r.f64()) }
+        for i in 0..<n { (loaded.entries[i].value.b0, loaded.entries[i].value.b1, loaded.entries[i].value.b2) = (try r.f64(), try r.f64(), try r.f64()) }
+        for i in 0..<n { loaded.entries[i].value.sampled = try r.u32() }
+        for i in 0..<n { loaded.entries[i].value.lastStep = try r.u32() }
+        for i in 0..<n { loaded.entries[i].value.exactLeft = try r.u32() }
+        for e in loaded.entries {
+            let v = e.value
+            let s = v.state
+            let row = [s.pi[0], s.pi[1], s.pi[2]] + (0..<9).map { s.alpha.v[$0] } + [s.piBefore[0], s.piBefore[1], s.piBefore[2], Double(v.sampled)]
+            do { _ = try DPSModel.state(row: row, id: e.id) } catch {
+                throw .corrupt("checkpoint holds an invalid DPS state: \(error.message)")
+            }
+            guard v.lastStep <= step, Int(v.exactLeft) <= settleSteps else {
+                throw .corrupt("checkpoint holds invalid DPS bookkeeping for id \(e.id)")
             }
         }
-        let values = (0..<n).map { DPSRecord(states[$0], sampled: sampled[$0], lastStep: last[$0], exactLeft: exact[$0]) }
-        guard let loaded = PromptTable.load(ids: ids, values: values) else { throw .corrupt("checkpoint lists an id twice") }
         table = loaded
     }
 }

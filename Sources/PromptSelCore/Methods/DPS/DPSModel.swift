@@ -182,7 +182,10 @@ public final class DPSModel: SelectionModel {
         var onehot = SIMD3<Double>.zero
         onehot[state.rawValue] = 1
         let xi = softCounts(s.alpha.expected, piNew: onehot, piPrev: s.piBefore)
-        let a = TransitionCounts(lanes: s.alpha.v * decay + alpha0.v * (1 - decay) + xi)
+        // Saturated at the count ceiling (a prior of 1e15 plus one observation would
+        // pass it): every state an update reaches is one a checkpoint may hold.
+        let raw = s.alpha.v * decay + alpha0.v * (1 - decay) + xi
+        let a = TransitionCounts(lanes: raw.replacing(with: CountBounds.max, where: raw .> CountBounds.max))
         return DPSPromptState(alpha: a, pi: normalized(normalized(a.expected.times(onehot))), piBefore: onehot)
     }
 
@@ -201,7 +204,8 @@ public final class DPSModel: SelectionModel {
                 e[i].value.state = observedStep(s, observed)
                 e[i].value.lastStep = next
                 e[i].value.exactLeft = UInt32(settleSteps)
-                e[i].value.sampled &+= 1
+                // Saturates instead of wrapping at 2^32 - 1 (the checkpoint's range).
+                if e[i].value.sampled < UInt32.max { e[i].value.sampled += 1 }
             }
         }
         step = next

@@ -77,8 +77,11 @@ public final class MoPPSModel: SelectionModel {
         table.entries.withUnsafeMutableBufferPointer { e in
             for (j, i) in indices.enumerated() {
                 let k = Double(rollouts[j])
-                e[i].value.alpha = decay * e[i].value.alpha + a0 + rates[j] * k
-                e[i].value.beta = decay * e[i].value.beta + b0 + (1 - rates[j]) * k
+                // Kept inside the counts' range: rounding can take a prior of 1e-12
+                // just below it, and a prior of 1e15 plus evidence above it; every
+                // state an update reaches is one a checkpoint may hold.
+                e[i].value.alpha = min(max(decay * e[i].value.alpha + a0 + rates[j] * k, CountBounds.min), CountBounds.max)
+                e[i].value.beta = min(max(decay * e[i].value.beta + b0 + (1 - rates[j]) * k, CountBounds.min), CountBounds.max)
             }
         }
     }
@@ -130,8 +133,9 @@ public final class MoPPSModel: SelectionModel {
             guard successes[i] >= 0, successes[i] <= trials[i] else {
                 throw .range("need 0 <= successes <= trials, got \(successes[i]) of \(trials[i]) (id \(ids[i]))")
             }
-            guard weight * trials[i] <= CountBounds.max else {
-                throw .range("weight * trials = \(weight * trials[i]) exceeds \(CountBounds.max) (id \(ids[i]))")
+            let (a, b) = (prior.alpha + weight * successes[i], prior.beta + weight * (trials[i] - successes[i]))
+            guard a <= CountBounds.max, b <= CountBounds.max else {
+                throw .range("the warm-started posterior (\(a), \(b)) exceeds \(CountBounds.max) (id \(ids[i]))")
             }
         }
         set(ids: ids, values: (0..<ids.count).map {
@@ -156,16 +160,22 @@ public final class MoPPSModel: SelectionModel {
         for e in table.entries { w.f64(e.value.beta) }
     }
 
+    /// Straight into the table, no intermediate arrays; every posterior passes the
+    /// checks of `setState`.
     public func decode(_ r: inout ByteReader) throws(PromptSelError) {
         let n = try r.count(bytesPerPrompt: 24)
-        let ids = try r.i64s(n, "ids")
-        let a = try r.f64s(n, "alpha")
-        let b = try r.f64s(n, "beta")
-        for i in 0..<n where !(CountBounds.range.contains(a[i]) && CountBounds.range.contains(b[i])) {
-            throw .corrupt("checkpoint holds an invalid posterior (\(a[i]), \(b[i])) for id \(ids[i])")
+        var loaded = PromptTable<Posterior>()
+        loaded.reserveCapacity(n)
+        for _ in 0..<n {
+            guard loaded.insert(try r.i64("ids"), prior).inserted else { throw .corrupt("checkpoint lists an id twice") }
         }
-        let values = (0..<n).map { Posterior(alpha: a[$0], beta: b[$0]) }
-        guard let loaded = PromptTable.load(ids: ids, values: values) else { throw .corrupt("checkpoint lists an id twice") }
+        for i in 0..<n { loaded.entries[i].value.alpha = try r.f64("alpha") }
+        for i in 0..<n { loaded.entries[i].value.beta = try r.f64("beta") }
+        for e in loaded.entries {
+            do { try MoPPSModel.checkPosterior(e.value.alpha, e.value.beta, id: e.id) } catch {
+                throw .corrupt("checkpoint holds an invalid posterior: \(error.message)")
+            }
+        }
         table = loaded
     }
 }
