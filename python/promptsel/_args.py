@@ -116,7 +116,14 @@ def path(path):
 def byte_array(data):
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidArgumentError(f"checkpoint data must be bytes, got {type(data).__name__}")
-    return np.frombuffer(data, dtype=np.uint8)
+    try:
+        return np.frombuffer(data, dtype=np.uint8)
+    except (BufferError, ValueError, TypeError):
+        pass  # a strided or multi-dimensional view: its bytes, in logical order
+    try:
+        return np.frombuffer(memoryview(data).tobytes(), dtype=np.uint8)
+    except (BufferError, ValueError, TypeError) as e:
+        raise InvalidArgumentError(f"checkpoint data cannot be read as bytes: {e}") from None
 
 
 def param_text(param, value):

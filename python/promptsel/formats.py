@@ -40,8 +40,8 @@ def read_json_object(path):
     try:
         with open(path, "rb") as f:
             data = json.load(f)
-    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, ints beyond int()'s digit limit
-        raise CheckpointError(f"{path}: not valid JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # bad JSON or UTF-8, ints beyond int()'s digit limit, deep nesting
+        raise CheckpointError(f"{path}: not valid JSON: {type(e).__name__}: {e}") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object keyed by prompt id, got {type(data).__name__}")
     return data
@@ -55,7 +55,38 @@ def id_of_key(key, path):
 
 
 def is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A JSON number that fits a double (booleans are not numbers)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        float(v)
+    except OverflowError:  # a 400-digit integer
+        return False
+    return True
+
+
+def numbers(values, path, what, shape=None):
+    """`values` (nested lists from JSON) as a float64 array of `shape`, every leaf a
+    number: anything else is the file's fault, reported as CheckpointError."""
+    def leaves(v):
+        if isinstance(v, list):
+            for x in v:
+                yield from leaves(x)
+        else:
+            yield v
+    try:
+        bad = next((v for v in leaves(values) if not is_number(v)), None)
+    except RecursionError:
+        raise CheckpointError(f"{path}: {what} is nested too deeply") from None
+    if bad is not None:
+        raise CheckpointError(f"{path}: {what} holds {bad!r}, not a number")
+    try:
+        a = np.array(values, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError) as e:  # ragged lists
+        raise CheckpointError(f"{path}: {what} is malformed: {e}") from None
+    if shape is not None and a.shape != shape:
+        raise CheckpointError(f"{path}: {what} has shape {a.shape}, expected {shape}")
+    return a
 
 
 @contextlib.contextmanager
@@ -91,7 +122,7 @@ def import_index_score(sel, path_or_dir):
     for key, value in doc.items():
         ids.append(id_of_key(key, path))
         if not (isinstance(value, list) and len(value) == 2 and all(map(is_number, value))):
-            raise CheckpointError(f"{path}: id {key}: expected [alpha, beta], got {value!r}")
+            raise CheckpointError(f"{path}: id {key}: expected [alpha, beta], got {value!r:.200}")
         alpha.append(value[0])
         beta.append(value[1])
     with as_checkpoint_error(path):
@@ -109,7 +140,7 @@ def warm_start_from_json(sel, path, weight):
     for key, value in doc.items():
         ids.append(id_of_key(key, path))
         if not (isinstance(value, list) and all(is_number(v) and 0 <= v <= 1 for v in value)):
-            raise CheckpointError(f"{path}: id {key}: expected a list of 0/1 results, got {value!r}")
+            raise CheckpointError(f"{path}: id {key}: expected a list of 0/1 results, got {value!r:.200}")
         successes.append(sum(value))
         trials.append(len(value))
     with as_checkpoint_error(path):
@@ -154,7 +185,7 @@ def import_hmm_params(sel, path_or_dir):
         raise CheckpointError(f"{path}: num_states is {doc['num_states']!r}; promptsel's DPS has 3 states")
     if "prior_alpha" in doc:
         ours = _dps_prior_counts(sel)
-        theirs = np.asarray(doc["prior_alpha"], dtype=float)
+        theirs = numbers(doc["prior_alpha"], path, "prior_alpha")
         if theirs.shape != (3, 3) or not np.array_equal(theirs, ours):
             raise CheckpointError(f"{path}: prior_alpha {doc['prior_alpha']!r} differs from this selector's "
                                   f"{ours.tolist()}; create it with the run's hmm_prior_alpha")
@@ -163,15 +194,17 @@ def import_hmm_params(sel, path_or_dir):
         if set(doc[part]) != set(keys):
             raise CheckpointError(f"{path}: {part} and alphas list different ids")
     ids = np.array([id_of_key(k, path) for k in keys], dtype=np.int64)
-    try:
-        alpha = np.array([doc["alphas"][k] for k in keys], dtype=float).reshape(len(keys), 3, 3)
-        pi = np.array([doc["pis"][k] for k in keys], dtype=float).reshape(len(keys), 3)
-        before = np.array([doc["pis_before"][k] for k in keys], dtype=float).reshape(len(keys), 3)
-        sampled = np.array([doc["sampled_times"][k] for k in keys])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: malformed state arrays: {e}") from None
-    if sampled.size and sampled.dtype.kind not in "iu":
-        raise CheckpointError(f"{path}: sampled_times must be integers")
+    n = len(keys)
+    alpha = numbers([doc["alphas"][k] for k in keys], path, "alphas", (n, 3, 3) if n else None).reshape(n, 3, 3)
+    pi = numbers([doc["pis"][k] for k in keys], path, "pis", (n, 3) if n else None).reshape(n, 3)
+    before = numbers([doc["pis_before"][k] for k in keys], path, "pis_before", (n, 3) if n else None).reshape(n, 3)
+    raw_sampled = [doc["sampled_times"][k] for k in keys]
+    bad = next((v for v in raw_sampled if isinstance(v, bool) or not isinstance(v, int)), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: sampled_times must be integers, got {bad!r}")
+    if any(not 0 <= v < 2**32 for v in raw_sampled):
+        raise CheckpointError(f"{path}: sampled_times must lie in [0, 2**32)")
+    sampled = np.array(raw_sampled, dtype=np.int64)
     for name, a in (("alphas", alpha), ("pis", pi), ("pis_before", before)):
         bad = ~np.isfinite(a).reshape(len(keys), -1).all(axis=1)
         if bad.any():

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from . import methods
-from .errors import InvalidArgumentError, PromptSelError, with_context
+from .errors import CheckpointError, InvalidArgumentError, PromptSelError, with_context
 from .selector import Selector
 
 #: The native checkpoint save() writes beside index_score.json.
@@ -249,17 +249,31 @@ class TaskSampler:
             self.selector.import_reference(reference)
 
     def _restore_native(self, path):
-        before = self.selector.config
         try:
-            self.selector.load_state_dict({"state": path.read_bytes()})
+            self._adopt(Selector.load(path), str(path))
         except PromptSelError as e:
             raise with_context(e, str(path)) from e
-        if self.selector.config != before:
-            warnings.warn(f"{path} was saved with another selector config; resuming with the checkpoint's "
-                          f"{self.selector.config} instead of {before}", stacklevel=3)
+
+    def _adopt(self, restored, source):
+        """Takes a restored selector, refusing one of another method: the trainer's
+        config chose this method, and a checkpoint of another would silently change
+        what every later step does (and what metrics and save() mean)."""
+        if restored.method != self.method:
+            restored.close()
+            raise CheckpointError(f"{source} holds a {restored.method} selector but this TaskSampler runs "
+                                  f"{self.method} (tasksampler.method): resume with the method the run used")
+        if restored.config != self.selector.config:
+            warnings.warn(f"{source} was saved with another selector config; resuming with the checkpoint's "
+                          f"{restored.config} instead of {self.selector.config}", stacklevel=4)
+        old, self.selector = self.selector, restored
+        old.close()
 
     def state_dict(self):
         return self.selector.state_dict()
 
     def load_state_dict(self, state):
-        self.selector.load_state_dict(state)
+        try:
+            data = state["state"]
+        except (KeyError, TypeError, IndexError):
+            raise InvalidArgumentError("expected a state_dict() mapping with a 'state' entry") from None
+        self._adopt(Selector.from_bytes(data), "the state_dict")
