@@ -43,6 +43,12 @@ enum AtomicFile {
             return Array(bytes[(slash + 1)...])
         }
 
+        /// `name` inside this directory.
+        func child(_ name: [UInt8]) -> Path {
+            Path(bytes: bytes + [UInt8(ascii: "/")] + name)
+        }
+
+        /// `name` in this path's directory.
         func sibling(_ name: [UInt8]) -> Path {
             guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return Path(bytes: name) }
             return Path(bytes: Array(bytes[...slash]) + name)
@@ -131,7 +137,7 @@ enum AtomicFile {
             }
             guard name.count > prefix.count, Array(name.prefix(prefix.count)) == prefix,
                   name.suffix(4) == Array(".tmp".utf8) else { continue }
-            let candidate = directory.sibling(name)
+            let candidate = directory.child(name)
             let fd = candidate.withCString { open($0, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) }
             guard fd >= 0 else { continue }
             var st = stat()

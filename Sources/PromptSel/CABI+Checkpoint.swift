@@ -26,7 +26,6 @@ public func promptsel_selector_serialize(_ out: UnsafeMutablePointer<UInt8>?, _ 
 private func decode(_ data: UnsafePointer<UInt8>?, _ len: Int) throws(PromptSelError) -> PromptSelector {
     let n = try Arg.count(len, "len")
     guard n == 0 || data != nil else { throw PromptSelError(.invalidArgument, "data is NULL but len = \(n)") }
-    try checkFits(n)
     var next = 0
     var reader = ByteReader(count: n) { buffer, range throws(PromptSelError) in
         let k = min(range.count, n - next)
@@ -38,16 +37,7 @@ private func decode(_ data: UnsafePointer<UInt8>?, _ len: Int) throws(PromptSelE
         next += k
         return k
     }
-    return try PromptSelector.deserialize(&reader, count: n)
-}
-
-/// An input larger than this machine's memory cannot become a selector: refused
-/// before anything is allocated (the in-memory state is about the input's size).
-private func checkFits(_ size: Int) throws(PromptSelError) {
-    guard size <= AtomicFile.physicalMemory else {
-        throw PromptSelError(.noMemory, "a checkpoint of \(size) bytes exceeds this machine's memory "
-            + "(\(AtomicFile.physicalMemory) bytes)")
-    }
+    return try PromptSelector.deserialize(&reader, count: n, memoryLimit: AtomicFile.physicalMemory)
 }
 
 @c @implementation
@@ -89,9 +79,8 @@ public func promptsel_selector_load(_ out: UnsafeMutablePointer<OpaquePointer?>?
         let selector: PromptSelector
         do throws(PromptSelError) {
             let input = try AtomicFile.Reader(file)
-            try checkFits(input.size)
             var reader = ByteReader(count: input.size, source: input.source)
-            selector = try PromptSelector.deserialize(&reader, count: input.size)
+            selector = try PromptSelector.deserialize(&reader, count: input.size, memoryLimit: AtomicFile.physicalMemory)
         } catch {
             throw PromptSelError(error.status, "\(file): \(error.message)")
         }

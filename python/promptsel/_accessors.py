@@ -57,7 +57,7 @@ class MethodAccessors:
             a = np.asarray(value)
             if a.dtype.kind not in "fiu" or a.shape != shape:
                 raise InvalidArgumentError(f"{name} must be a real array of shape {shape}, got {a.dtype} {a.shape}")
-            arrays[name] = np.asarray(a, dtype=np.float64).reshape(n, -1)
+            arrays[name] = np.asarray(a, dtype=np.float64).reshape(n, int(np.prod(shape[1:])))
         sampled = _args.ids(sampled_times, "sampled_times")
         _args.same_length(ids=ids, sampled_times=sampled)
         rows = np.concatenate([arrays["pi"], arrays["alpha"], arrays["pi_before"],

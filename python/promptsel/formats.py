@@ -42,6 +42,7 @@ def read_json_object(path):
             data = json.load(f)
     except (ValueError, RecursionError) as e:  # bad JSON or UTF-8, ints beyond int()'s digit limit, deep nesting
         raise CheckpointError(f"{path}: not valid JSON: {type(e).__name__}: {e}") from None
+    # OSError (a missing file: FileNotFoundError) passes unchanged: it is no verdict on the file.
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object keyed by prompt id, got {type(data).__name__}")
     return data
@@ -206,7 +207,7 @@ def import_hmm_params(sel, path_or_dir):
         raise CheckpointError(f"{path}: sampled_times must lie in [0, 2**32)")
     sampled = np.array(raw_sampled, dtype=np.int64)
     for name, a in (("alphas", alpha), ("pis", pi), ("pis_before", before)):
-        bad = ~np.isfinite(a).reshape(len(keys), -1).all(axis=1)
+        bad = ~np.isfinite(a.reshape(len(keys), a[0].size if len(keys) else 0)).all(axis=1)
         if bad.any():
             raise CheckpointError(f"{path}: {name} of id {keys[int(np.argmax(bad))]} is not finite "
                                   "(the reference's NaN after an impossible transition?)")

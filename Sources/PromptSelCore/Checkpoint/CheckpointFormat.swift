@@ -55,7 +55,8 @@ extension PromptSelector {
     /// memory). Any defect (wrong magic, truncation, checksum, invalid values,
     /// duplicate ids) throws; nothing is shared with an existing selector. A damaged
     /// file is reported as a checksum mismatch even when a value check fails first.
-    public static func deserialize(_ r: inout ByteReader, count: Int) throws(PromptSelError) -> PromptSelector {
+    public static func deserialize(_ r: inout ByteReader, count: Int,
+                                   memoryLimit: Int = .max) throws(PromptSelError) -> PromptSelector {
         let minimum = CheckpointFormat.headerSize + 4
         guard count >= minimum else {
             throw .corrupt("checkpoint is truncated: \(count) bytes, a header alone needs \(minimum)")
@@ -71,6 +72,12 @@ extension PromptSelector {
         guard length == UInt64(count - minimum) else {
             throw .corrupt("checkpoint is truncated or has trailing bytes: payload says \(length) bytes, "
                 + "input holds \(count - minimum)")
+        }
+        // The state in memory is about the checkpoint's size: one larger than the
+        // machine can hold is refused before anything is allocated.
+        guard count <= memoryLimit else {
+            throw PromptSelError(.noMemory, "a checkpoint of \(count) bytes exceeds this machine's memory "
+                + "(\(memoryLimit) bytes)")
         }
         r.reserveTail(4)
         let selector: PromptSelector

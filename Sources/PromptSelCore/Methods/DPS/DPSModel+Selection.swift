@@ -49,8 +49,9 @@ extension DPSModel {
     public func select(_ candidates: [Int64], batchSize: Int, rng: inout Xoshiro256StarStar) -> Selection {
         if candidates.count > count { table.reserve(extra: candidates.count) }
         let w = entropyWeight
-        let score = current(resolve(candidates)).map { s -> Double in
-            w == 0 ? s.pi[1] : s.pi[1] + w * DPSModel.entropy(s.pi)
+        var score = [Double](repeating: 0, count: candidates.count)
+        forEachCurrent(resolve(candidates)) { j, s in
+            score[j] = w == 0 ? s.pi[1] : s.pi[1] + w * DPSModel.entropy(s.pi)
         }
         let chosen: [Int]
         if uniform {
@@ -72,30 +73,28 @@ extension DPSModel {
     /// Expected success rate with state values 0, 1/2, 1: the partial state's rates
     /// are spread over (0, 1) and their mean is 1/2 for a symmetric spread.
     public func predict(_ ids: [Int64]) -> [Double] {
-        current(ids).map { 0.5 * $0.pi[1] + $0.pi[2] }
+        var out = [Double](repeating: 0, count: ids.count)
+        forEachCurrent(table.resolve(ids, inserting: nil)) { j, s in out[j] = 0.5 * s.pi[1] + s.pi[2] }
+        return out
     }
 
     public func state(_ ids: [Int64], columns: Range<Int>) -> [Double] {
         let indices = table.resolve(ids, inserting: nil)
-        let states = current(indices)
         let w = columns.count
-        // Filled in place: one allocation for all rows, only the columns asked for.
-        return [Double](unsafeUninitializedCapacity: w * ids.count) { out, initialized in
-            table.entries.withUnsafeBufferPointer { e in
-                for (j, (s, i)) in zip(states, indices).enumerated() {
-                    for (k, c) in columns.enumerated() {
-                        let v: Double = switch c {
-                        case 0..<3: s.pi[c]
-                        case 3..<12: s.alpha.v[c - 3]
-                        case 12..<15: s.piBefore[c - 12]
-                        default: Double(i < 0 ? 0 : e[i].value.sampled)
-                        }
-                        out[w * j + k] = v
-                    }
+        // One allocation for all rows, only the columns asked for, states in blocks.
+        var out = [Double](repeating: 0, count: w * ids.count)
+        forEachCurrent(indices) { j, s in
+            let i = indices[j]
+            for (k, c) in columns.enumerated() {
+                out[w * j + k] = switch c {
+                case 0..<3: s.pi[c]
+                case 3..<12: s.alpha.v[c - 3]
+                case 12..<15: s.piBefore[c - 12]
+                default: Double(i < 0 ? 0 : table.entries[i].value.sampled)
                 }
             }
-            initialized = w * ids.count
         }
+        return out
     }
 
     public var priorRow: [Double] {
@@ -118,31 +117,34 @@ extension DPSModel {
 
     static func state(row r: [Double], id: Int64) throws(PromptSelError) -> (DPSPromptState, UInt32) {
         var lanes = SIMD16<Double>.zero
-        for k in 0..<9 {
-            let a = r[3 + k]
-            guard a.isFinite, a >= 0, a <= CountBounds.max else {
-                throw .range("alpha of id \(id) has an invalid count \(a) (need 0 ... \(CountBounds.max))")
-            }
-            lanes[k] = a
-        }
-        let alpha = TransitionCounts(lanes: lanes)
-        for j in 0..<3 where !(alpha[0, j] + alpha[1, j] + alpha[2, j] > 0) {
-            throw .range("alpha of id \(id) has an all-zero column \(j)")
-        }
-        var beliefs: [SIMD3<Double>] = []
-        for (name, o) in [("pi", 0), ("pi_before", 12)] {
-            let p = SIMD3(r[o], r[o + 1], r[o + 2])
-            let sum = p[0] + p[1] + p[2]
-            guard p[0] >= 0, p[1] >= 0, p[2] >= 0, sum.isFinite, abs(sum - 1) <= 1e-6 else {
-                throw .range("\(name) of id \(id) is not a probability vector: (\(p[0]), \(p[1]), \(p[2]))")
-            }
-            beliefs.append(p / sum)
-        }
+        for k in 0..<9 { lanes[k] = r[3 + k] }
+        let s = DPSPromptState(alpha: TransitionCounts(lanes: lanes), pi: SIMD3(r[0], r[1], r[2]),
+                               piBefore: SIMD3(r[12], r[13], r[14]))
+        try check(s, id: id)
         let t = r[15]
         guard t >= 0, t <= Double(UInt32.max), t.rounded() == t else {
             throw .range("sampled_times of id \(id) is \(t) (need an integer 0 ... 2^32 - 1)")
         }
-        return (DPSPromptState(alpha: alpha, pi: beliefs[0], piBefore: beliefs[1]), UInt32(t))
+        return (DPSPromptState(alpha: s.alpha, pi: s.pi / s.pi.sum(), piBefore: s.piBefore / s.piBefore.sum()), UInt32(t))
+    }
+
+    /// The one validation of a prompt's state, for imports and loads alike: counts
+    /// finite in [0, 1e15] with positive column sums, beliefs probability vectors
+    /// (>= 0, summing to 1 within 1e-6).
+    static func check(_ s: DPSPromptState, id: Int64) throws(PromptSelError) {
+        let a = s.alpha.v
+        for k in 0..<9 where !(a[k].isFinite && a[k] >= 0 && a[k] <= CountBounds.max) {
+            throw .range("alpha of id \(id) has an invalid count \(a[k]) (need 0 ... \(CountBounds.max))")
+        }
+        for j in 0..<3 where !(a[j] + a[3 + j] + a[6 + j] > 0) {
+            throw .range("alpha of id \(id) has an all-zero column \(j)")
+        }
+        for (name, p) in [("pi", s.pi), ("pi_before", s.piBefore)] {
+            let sum = p[0] + p[1] + p[2]
+            guard p[0] >= 0, p[1] >= 0, p[2] >= 0, sum.isFinite, abs(sum - 1) <= 1e-6 else {
+                throw .range("\(name) of id \(id) is not a probability vector: (\(p[0]), \(p[1]), \(p[2]))")
+            }
+        }
     }
 
     public func metrics(_ scope: MetricScope) -> [Double] {
@@ -205,27 +207,24 @@ extension DPSModel {
         for _ in 0..<n {
             guard loaded.insert(try r.i64("ids"), blank).inserted else { throw .corrupt("checkpoint lists an id twice") }
         }
-        for i in 0..<n {
-            var v = loaded.entries[i].value
-            (v.a0, v.a1, v.a2) = (try r.f64(), try r.f64(), try r.f64())
-            (v.a3, v.a4, v.a5) = (try r.f64(), try r.f64(), try r.f64())
-            (v.a6, v.a7, v.a8) = (try r.f64(), try r.f64(), try r.f64())
-            loaded.entries[i].value = v
-        }
-        for i in 0..<n { (loaded.entries[i].value.p0, loaded.entries[i].value.p1, loaded.entries[i].value.p2) = (try r.f64(), try r.f64(), try r.f64()) }
-        for i in 0..<n { (loaded.entries[i].value.b0, loaded.entries[i].value.b1, loaded.entries[i].value.b2) = (try r.f64(), try r.f64(), try r.f64()) }
-        for i in 0..<n { loaded.entries[i].value.sampled = try r.u32() }
-        for i in 0..<n { loaded.entries[i].value.lastStep = try r.u32() }
-        for i in 0..<n { loaded.entries[i].value.exactLeft = try r.u32() }
-        for e in loaded.entries {
-            let v = e.value
-            let s = v.state
-            let row = [s.pi[0], s.pi[1], s.pi[2]] + (0..<9).map { s.alpha.v[$0] } + [s.piBefore[0], s.piBefore[1], s.piBefore[2], Double(v.sampled)]
-            do { _ = try DPSModel.state(row: row, id: e.id) } catch {
-                throw .corrupt("checkpoint holds an invalid DPS state: \(error.message)")
+        try loaded.entries.withUnsafeMutableBufferPointer { (e) throws(PromptSelError) in
+            for i in 0..<n {
+                (e[i].value.a0, e[i].value.a1, e[i].value.a2) = (try r.f64(), try r.f64(), try r.f64())
+                (e[i].value.a3, e[i].value.a4, e[i].value.a5) = (try r.f64(), try r.f64(), try r.f64())
+                (e[i].value.a6, e[i].value.a7, e[i].value.a8) = (try r.f64(), try r.f64(), try r.f64())
             }
-            guard v.lastStep <= step, Int(v.exactLeft) <= settleSteps else {
-                throw .corrupt("checkpoint holds invalid DPS bookkeeping for id \(e.id)")
+            for i in 0..<n { (e[i].value.p0, e[i].value.p1, e[i].value.p2) = (try r.f64(), try r.f64(), try r.f64()) }
+            for i in 0..<n { (e[i].value.b0, e[i].value.b1, e[i].value.b2) = (try r.f64(), try r.f64(), try r.f64()) }
+            for i in 0..<n { e[i].value.sampled = try r.u32() }
+            for i in 0..<n { e[i].value.lastStep = try r.u32() }
+            for i in 0..<n { e[i].value.exactLeft = try r.u32() }
+            for i in 0..<n {
+                do throws(PromptSelError) { try DPSModel.check(e[i].value.state, id: e[i].id) } catch {
+                    throw .corrupt("checkpoint holds an invalid DPS state: \(error.message)")
+                }
+                guard e[i].value.lastStep <= step, Int(e[i].value.exactLeft) <= settleSteps else {
+                    throw .corrupt("checkpoint holds invalid DPS bookkeeping for id \(e[i].id)")
+                }
             }
         }
         table = loaded

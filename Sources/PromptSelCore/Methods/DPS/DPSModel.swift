@@ -106,6 +106,25 @@ public final class DPSModel: SelectionModel {
     /// the records (independent loads, so the misses of a large table overlap),
     /// advance the copies, write back the few whose exact-phase progress moved.
     func current(_ indices: [Int]) -> [DPSPromptState] {
+        current(indices[...])
+    }
+
+    /// Block size of the large reads: the gathered copies and states of one block
+    /// (about 330 B per candidate) stay small whatever the pool, so a first select of
+    /// ten million new ids needs no multi-GB temporary.
+    static let block = 1 << 14
+
+    /// `body(j, state)` for every position j of `indices`, in blocks of `block`.
+    func forEachCurrent(_ indices: [Int], _ body: (Int, DPSPromptState) -> Void) {
+        var start = 0
+        while start < indices.count {
+            let end = min(start + DPSModel.block, indices.count)
+            for (k, s) in current(indices[start..<end]).enumerated() { body(start + k, s) }
+            start = end
+        }
+    }
+
+    func current(_ indices: ArraySlice<Int>) -> [DPSPromptState] {
         let fresh = DPSRecord(prior, sampled: 0, lastStep: step, exactLeft: 0)
         var copies = table.entries.withUnsafeBufferPointer { e in indices.map { $0 < 0 ? fresh : e[$0].value } }
         let states = copies.indices.map { advance(&copies[$0]) }
