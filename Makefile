@@ -13,7 +13,7 @@ BUILD_TOOL := .venv-tools/bin/pyproject-build
 export PROMPTSEL_LIB := $(abspath $(LIB))
 export PYTHONPATH := $(abspath python)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all lib lib-static constants test test-swift test-python test-dist dist check-abi example demo bench bench-smoke bench-install clean
+.PHONY: all lib lib-static reliability constants test test-swift test-python test-dist dist check-abi example demo bench bench-smoke bench-install clean
 
 all: lib
 
@@ -42,6 +42,11 @@ check-abi: lib
 ## test-python: pytest against the release .so
 test-python: lib
 	$(PYTHON) -m pytest -q python/tests
+
+## reliability: the bad-input table, kill-during-save, signals, hostile files and memory, with their summary lines
+reliability: lib
+	$(PYTHON) -m pytest -q -s -p no:cacheprovider python/tests/test_bad_input.py python/tests/test_reliability.py \
+	  | grep -E "^(bad-input|kill-during-save|signals|memory)|passed|failed"
 
 ## constants: regenerate python/promptsel/_constants.py from include/promptsel.h
 constants:
