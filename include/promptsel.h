@@ -249,6 +249,23 @@ int promptsel_selector_warm_start(promptsel_selector *sel, const int64_t *ids,
                                   const double *successes, const double *trials, size_t n,
                                   double weight);
 
+/* ---- Prompt features ------------------------------------------------- */
+
+/**
+ * Built-in prompt features: signed feature hashing of word unigrams and bigrams,
+ * L2-normalised (no model download; the same vector on every machine and process).
+ * Text i is text[offsets[i] .. offsets[i+1]) (UTF-8 bytes; words are runs of ASCII
+ * letters and digits or non-ASCII bytes, ASCII-lowercased); offsets has n + 1
+ * nondecreasing entries starting at 0. out receives n rows of dim floats, row-major
+ * (out_cap counts floats, >= n * dim). 1 <= dim <= 2^20. An empty text is all zeros.
+ */
+int promptsel_featurize_text(float *out, size_t out_cap, const char *text, const size_t *offsets,
+                             size_t n, size_t dim);
+
+/** The same for token-id sequences: sequence i is tokens[offsets[i] .. offsets[i+1]). */
+int promptsel_featurize_tokens(float *out, size_t out_cap, const int64_t *tokens, const size_t *offsets,
+                               size_t n, size_t dim);
+
 /* ---- Checkpoints ------------------------------------------------------- */
 
 /**

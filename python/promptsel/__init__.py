@@ -22,6 +22,7 @@ from .errors import (
     PromptSelMemoryError,
     UnsupportedError,
 )
+from .features import featurize
 from .methods import describe
 from .selector import HMM_PARAMS_FILE, INDEX_SCORE_FILE, Selector, SelectorConfig
 from .verl import NATIVE_CHECKPOINT_FILE, TaskSampler
@@ -48,6 +49,7 @@ __all__ = [
     "TaskSampler",
     "UnsupportedError",
     "describe",
+    "featurize",
     "__version__",
     "abi_version",
 ]

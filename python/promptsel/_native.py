@@ -136,6 +136,8 @@ _SIGNATURES = {
     "promptsel_selector_save": (_c.c_int, [SelectorPtr, _c.c_char_p]),
     "promptsel_selector_load": (_c.c_int, [_handle_out, _c.c_char_p]),
     "promptsel_file_write_atomic": (_c.c_int, [_c.c_char_p, _in(np.uint8), _size]),
+    "promptsel_featurize_text": (_c.c_int, [_out(np.float32), _size, _c.c_char_p, _in(np.uintp), _size, _size]),
+    "promptsel_featurize_tokens": (_c.c_int, [_out(np.float32), _size, _in(np.int64), _in(np.uintp), _size, _size]),
 }
 
 
@@ -327,3 +329,17 @@ def load(path: bytes):
 def write_atomic(path: bytes, data: bytes) -> None:
     arr = np.frombuffer(data, dtype=np.uint8)
     lib.promptsel_file_write_atomic(path, arr, arr.size)
+
+
+def featurize_text(blob: bytes, offsets, dim: int):
+    n = offsets.size - 1
+    out = np.empty(n * dim, dtype=np.float32)
+    lib.promptsel_featurize_text(out, out.size, blob, offsets, n, dim)
+    return out.reshape(n, dim)
+
+
+def featurize_tokens(tokens, offsets, dim: int):
+    n = offsets.size - 1
+    out = np.empty(n * dim, dtype=np.float32)
+    lib.promptsel_featurize_tokens(out, out.size, tokens, offsets, n, dim)
+    return out.reshape(n, dim)

@@ -57,7 +57,8 @@ def _ctype(c_type):
                 "promptsel_selector *": _native.SelectorPtr,
                 "const promptsel_selector *": _native.SelectorPtr,
                 "promptsel_selector **": ctypes.POINTER(_native.SelectorPtr)}
-    arrays = {"int64_t": np.int64, "double": np.float64, "uint8_t": np.uint8, "int32_t": np.int32}
+    arrays = {"int64_t": np.int64, "double": np.float64, "uint8_t": np.uint8, "int32_t": np.int32,
+              "float": np.float32, "size_t": np.uintp}
     if c_type in scalars:
         return scalars[c_type]
     if c_type in pointers:

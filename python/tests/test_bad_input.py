@@ -64,6 +64,7 @@ good = state(H["dps"]); goodp = np.frombuffer(good, dtype=np.uint8)
 dps_rows = np.tile(np.array([1/3, 1/3, 1/3] + [1.0] * 9 + [1/3, 1/3, 1/3, 0.0]), 3)
 bad_rows = dps_rows.copy(); bad_rows[1] = np.nan
 mopps_rows = np.array([1.0, 1.0, 2.0, 0.0, 3.0, 1.0])
+offs = np.array([0, 2, 5], dtype=np.uintp); bad_offs = np.array([0, 3, 2], dtype=np.uintp)
 
 CASES = [
     # (name, method or None, function, args(h) -> tuple)
@@ -158,7 +159,16 @@ CASES = [
     ("write_atomic NULL path", None, "promptsel_file_write_atomic", lambda h: (NULL, p(goodp), sz(3))),
     ("write_atomic NULL data", None, "promptsel_file_write_atomic", lambda h: (b"/tmp/promptsel-never", NULL, sz(3))),
     ("write_atomic wrapped len", None, "promptsel_file_write_atomic", lambda h: (b"/tmp/promptsel-never", p(goodp), WRAPPED)),
+    ("featurize_text NULL out", None, "promptsel_featurize_text", lambda h: (NULL, sz(64), b"ab cd", p(offs), sz(2), sz(8))),
+    ("featurize_text dim 0", None, "promptsel_featurize_text", lambda h: (p(fout), sz(64), b"ab cd", p(offs), sz(2), sz(0))),
+    ("featurize_text decreasing", None, "promptsel_featurize_text", lambda h: (p(fout), sz(64), b"ab cd", p(bad_offs), sz(2), sz(8))),
+    ("featurize_text NULL text", None, "promptsel_featurize_text", lambda h: (p(fout), sz(64), NULL, p(offs), sz(2), sz(8))),
+    ("featurize_text small", None, "promptsel_featurize_text", lambda h: (p(fout), sz(15), b"ab cd", p(offs), sz(2), sz(8))),
+    ("featurize_text wrapped n", None, "promptsel_featurize_text", lambda h: (p(fout), sz(64), b"ab cd", p(offs), WRAPPED, sz(8))),
+    ("featurize_tokens NULL offsets", None, "promptsel_featurize_tokens", lambda h: (p(fout), sz(64), p(ids3), NULL, sz(1), sz(8))),
+    ("featurize_tokens huge dim", None, "promptsel_featurize_tokens", lambda h: (p(fout), sz(64), p(ids3), p(offs), sz(2), HUGE)),
 ]
+fout = np.zeros(64, dtype=np.float32)
 
 results = {}
 for name, method, fn, args in CASES:
@@ -240,6 +250,10 @@ C_EXPECTED = {
     "free NULL": ("ok", ""), "method NULL": ("ok", ""), "status_string unknown": ("ok", ""),
     "promptsel_version_number": ("ok", ""), "promptsel_abi_version": ("ok", ""), "promptsel_last_error": ("ok", ""),
     "promptsel_version_string": ("ok", ""),
+    "featurize_text NULL out": ("inv", "out is NULL"), "featurize_text dim 0": ("range", "dim must lie in"),
+    "featurize_text decreasing": ("inv", "offsets must"), "featurize_text NULL text": ("inv", "text is NULL"),
+    "featurize_text small": ("small", "capacity"), "featurize_text wrapped n": ("inv", "too large"),
+    "featurize_tokens NULL offsets": ("inv", "offsets is NULL"), "featurize_tokens huge dim": ("range", "dim"),
 }
 
 
