@@ -266,6 +266,39 @@ int promptsel_featurize_text(float *out, size_t out_cap, const char *text, const
 int promptsel_featurize_tokens(float *out, size_t out_cap, const int64_t *tokens, const size_t *offsets,
                                size_t n, size_t dim);
 
+/**
+ * Feature methods (gps, hybrid): registers or replaces the feature row of each id,
+ * features[i*dim .. (i+1)*dim) (finite floats; dim must be the selector's `dim`
+ * parameter). Selecting, updating or predicting an id without features is
+ * PROMPTSEL_E_INVALID_ARG for these methods; other methods answer
+ * PROMPTSEL_E_UNSUPPORTED.
+ */
+int promptsel_selector_set_features(promptsel_selector *sel, const int64_t *ids, const float *features,
+                                    size_t n, size_t dim);
+
+/** *out = the selector's feature dimension (0 for methods without features). */
+int promptsel_selector_feature_dim(size_t *out, const promptsel_selector *sel);
+
+/**
+ * out_std[i] = standard deviation of the predictive distribution of ids[i]'s success
+ * rate (its Beta, moment-matched for gps). PROMPTSEL_E_UNSUPPORTED for dps.
+ */
+int promptsel_selector_predict_std(double *out_std, size_t out_cap, const promptsel_selector *sel,
+                                   const int64_t *ids, size_t n);
+
+/**
+ * Test-time compute allocation: samples per prompt (out_counts, each in
+ * [min_per, max_per], summing to at most budget, and to exactly budget when the caps
+ * allow) maximising the expected number of prompts solved at least once,
+ * sum E[1 - (1 - p_i)^n_i] under each prompt's predictive Beta (greedy by marginal
+ * gain: optimal, the objective being concave in each n_i). out_mean (may be NULL)
+ * receives each prompt's predicted success rate. out_cap >= n.
+ * @return PROMPTSEL_E_OUT_OF_RANGE when budget < min_per * n; E_UNSUPPORTED for dps.
+ */
+int promptsel_selector_allocate(int64_t *out_counts, double *out_mean, size_t out_cap,
+                                const promptsel_selector *sel, const int64_t *ids, size_t n,
+                                size_t budget, size_t min_per, size_t max_per);
+
 /* ---- Checkpoints ------------------------------------------------------- */
 
 /**

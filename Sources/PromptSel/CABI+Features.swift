@@ -51,3 +51,63 @@ public func promptsel_featurize_tokens(_ out: UnsafeMutablePointer<Float>?, _ ou
         }
     }
 }
+
+@c @implementation
+public func promptsel_selector_set_features(_ sel: OpaquePointer?, _ ids: UnsafePointer<Int64>?,
+                                            _ features: UnsafePointer<Float>?, _ n: Int, _ dim: Int) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let handle = try SelectorHandle.from(sel)
+        let idList = try Arg.array(ids, n, "ids")
+        let d = try Arg.count(dim, "dim")
+        try handle.withLock { s throws(PromptSelError) in
+            guard s.model.featureDim > 0 else { return try s.setFeatures(ids: idList, rows: []) }
+            guard d == s.model.featureDim else {
+                throw PromptSelError(.invalidArgument, "dim is \(d) but this selector's features have \(s.model.featureDim)")
+            }
+            let count = idList.count.multipliedReportingOverflow(by: d)
+            guard !count.overflow else { throw PromptSelError(.invalidArgument, "n * dim overflows") }
+            try s.setFeatures(ids: idList, rows: try Arg.array(features, count.partialValue, "features"))
+        }
+    }
+}
+
+@c @implementation
+public func promptsel_selector_feature_dim(_ out: UnsafeMutablePointer<Int>?, _ sel: OpaquePointer?) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let out = try Arg.pointer(out, "out")
+        out.pointee = try SelectorHandle.from(sel).withLock { $0.model.featureDim }
+    }
+}
+
+@c @implementation
+public func promptsel_selector_predict_std(_ out_std: UnsafeMutablePointer<Double>?, _ out_cap: Int,
+                                           _ sel: OpaquePointer?, _ ids: UnsafePointer<Int64>?,
+                                           _ n: Int) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let handle = try SelectorHandle.from(sel)
+        let idList = try Arg.array(ids, n, "ids")
+        let out = try Arg.output(out_std, out_cap, needed: idList.count, "out_std")
+        let std = try handle.withLock { s throws(PromptSelError) in try s.uncertainty(idList) }
+        out?.store(std)
+    }
+}
+
+@c @implementation
+public func promptsel_selector_allocate(_ out_counts: UnsafeMutablePointer<Int64>?,
+                                        _ out_mean: UnsafeMutablePointer<Double>?, _ out_cap: Int,
+                                        _ sel: OpaquePointer?, _ ids: UnsafePointer<Int64>?, _ n: Int,
+                                        _ budget: Int, _ min_per: Int, _ max_per: Int) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let handle = try SelectorHandle.from(sel)
+        let idList = try Arg.array(ids, n, "ids")
+        let total = try Arg.count(budget, "budget")
+        let lo = try Arg.count(min_per, "min_per")
+        let hi = try Arg.count(max_per, "max_per")
+        let out = try Arg.output(out_counts, out_cap, needed: idList.count, "out_counts")
+        let result = try handle.withLock { s throws(PromptSelError) in
+            try s.allocate(idList, budget: total, minPer: lo, maxPer: hi)
+        }
+        out?.store(result.counts.map { Int64($0) })
+        out_mean?.store(result.mean)
+    }
+}

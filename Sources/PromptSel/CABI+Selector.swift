@@ -127,7 +127,7 @@ public func promptsel_selector_predict(_ out_mean: UnsafeMutablePointer<Double>?
         let handle = try SelectorHandle.from(sel)
         let idList = try Arg.array(ids, n, "ids")
         let out = try Arg.output(out_mean, out_cap, needed: idList.count, "out_mean")
-        let mean = try handle.withLock { $0.predict(idList) }
+        let mean = try handle.withLock { s throws(PromptSelError) in try s.predict(idList) }
         out?.store(mean)
     }
 }

@@ -68,17 +68,17 @@ struct ExportedSymbolTests {
 
     @Test("methods and their descriptions come from the library; bad names are refused")
     func describe() {
-        #expect(text { promptsel_methods($0, $1, $2) } == "mopps\ndps\n")
+        #expect(text { promptsel_methods($0, $1, $2) } == "mopps\ndps\ngps\nhybrid\n")
         let d = text { promptsel_method_describe($0, $1, $2, "mopps") }
         #expect(d.hasPrefix("method\tmopps\t"))
-        #expect(d.contains("param\tstrategy\tchoice\ttopk\ttopk|threshold|uniform\t"))
+        #expect(d.contains("param\tstrategy\tchoice\ttopk\ttopk|threshold|uniform|informative\t"))
         #expect(d.contains("param\ttarget\treal\t0.5\t[0.0, 1.0]\t") && d.contains("param\tdecay\treal\t1.0\t(0.0, 1.0]\t"))
         #expect(d.contains("state\talpha\t") && d.contains("state\tbeta\t"))
         var len = 0
         var buf = [CChar](repeating: 0, count: 4096)
         #expect(promptsel_method_describe(&buf, buf.count, &len, "mopp") == PROMPTSEL_E_INVALID_ARG)
         #expect(lastError().contains("did you mean 'mopps'"))
-        #expect(promptsel_method_describe(&buf, buf.count, &len, "gps") == PROMPTSEL_E_UNSUPPORTED)
+        #expect(promptsel_method_describe(&buf, buf.count, &len, "gps") == PROMPTSEL_OK)
         #expect(promptsel_method_describe(&buf, buf.count, &len, nil) == PROMPTSEL_E_INVALID_ARG)
         #expect(promptsel_method_describe(&buf, buf.count, nil, "dps") == PROMPTSEL_E_INVALID_ARG)
     }
@@ -105,7 +105,8 @@ struct ExportedSymbolTests {
         #expect(String(cString: promptsel_selector_method(sel)!) == "mopps")
         #expect(promptsel_selector_method(nil) == nil)
         #expect(text { promptsel_selector_params($0, $1, $2, sel) }
-            == "seed=0 strategy=topk no_update=false target=0.5 lower=0.3 upper=0.7 decay=1.0 prior_alpha=1.0 prior_beta=1.0")
+            == "seed=0 strategy=topk no_update=false target=0.5 lower=0.3 upper=0.7 decay=1.0 prior_alpha=1.0 prior_beta=1.0 "
+            + "rollouts=8 proportional=false")
         var width = 0
         #expect(promptsel_selector_state_width(&width, sel) == PROMPTSEL_OK && width == 2)
     }

@@ -25,7 +25,7 @@ struct MoPPSUpdateTests {
         }
         let p = try sel.posterior([7])
         #expect(p.alpha == [a] && p.beta == [b])
-        #expect(sel.predict([7]) == [a / (a + b)])
+        #expect(try sel.predict([7]) == [a / (a + b)])
     }
 
     @Test("duplicate ids in one update apply in order; only updated ids change")
@@ -43,7 +43,7 @@ struct MoPPSUpdateTests {
     @Test("queries of unseen ids give the prior and create nothing")
     func unseen() throws {
         let sel = try mopps(prior: (2, 6))
-        #expect(sel.predict([99, -5]) == [0.25, 0.25])
+        #expect(try sel.predict([99, -5]) == [0.25, 0.25])
         #expect(try sel.posterior([Int64.max]).alpha == [2])
         #expect(sel.count == 0)
     }

@@ -62,11 +62,10 @@ struct ParametersTests {
 
     @Test("registry: names, checkpoint ids unique, reserved and misspelled methods")
     func registry() throws {
-        #expect(MethodRegistry.names == ["mopps", "dps"])
+        #expect(MethodRegistry.names == ["mopps", "dps", "gps", "hybrid"])
         let ids = MethodRegistry.models.map { $0.info.checkpointID }
         #expect(Set(ids).count == ids.count)
-        #expect(throws: PromptSelError.self) { try MethodRegistry.model(named: "gps") }
-        do { _ = try MethodRegistry.model(named: "gps") } catch { #expect(error.status == .unsupported) }
+        #expect(throws: PromptSelError.self) { try MethodRegistry.model(named: "GPS") }
         do { _ = try MethodRegistry.model(named: "dsp") } catch { #expect(error.message.contains("did you mean 'dps'")) }
         for type in MethodRegistry.models {
             #expect(MethodRegistry.model(checkpointID: type.info.checkpointID).map { $0.info.name } == type.info.name)

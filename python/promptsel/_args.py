@@ -136,6 +136,8 @@ def param_text(param, value):
         if not 0 <= v < 2**64:
             raise OutOfRangeError(f"{name} must lie in [0, 2**64), got {v}")
         return str(v)
+    if param.type == "int":
+        return str(integer(value, name))
     if param.type == "bool":
         return "true" if flag(value, name) else "false"
     if not isinstance(value, str) or value not in param.choices:

@@ -136,6 +136,11 @@ _SIGNATURES = {
     "promptsel_selector_save": (_c.c_int, [SelectorPtr, _c.c_char_p]),
     "promptsel_selector_load": (_c.c_int, [_handle_out, _c.c_char_p]),
     "promptsel_file_write_atomic": (_c.c_int, [_c.c_char_p, _in(np.uint8), _size]),
+    "promptsel_selector_set_features": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float32), _size, _size]),
+    "promptsel_selector_feature_dim": (_c.c_int, [_size_p, SelectorPtr]),
+    "promptsel_selector_predict_std": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size]),
+    "promptsel_selector_allocate": (_c.c_int, [_out(np.int64), _out(np.float64), _size, SelectorPtr, _in(np.int64),
+                                               _size, _size, _size, _size]),
     "promptsel_featurize_text": (_c.c_int, [_out(np.float32), _size, _c.c_char_p, _in(np.uintp), _size, _size]),
     "promptsel_featurize_tokens": (_c.c_int, [_out(np.float32), _size, _in(np.int64), _in(np.uintp), _size, _size]),
 }
@@ -343,3 +348,26 @@ def featurize_tokens(tokens, offsets, dim: int):
     out = np.empty(n * dim, dtype=np.float32)
     lib.promptsel_featurize_tokens(out, out.size, tokens, offsets, n, dim)
     return out.reshape(n, dim)
+
+
+def set_features(handle, ids_, rows) -> None:
+    lib.promptsel_selector_set_features(handle, ids_, rows.ravel(), ids_.size, rows.shape[1] if rows.ndim == 2 else 0)
+
+
+def feature_dim(handle) -> int:
+    n = ctypes.c_size_t()
+    lib.promptsel_selector_feature_dim(ctypes.byref(n), handle)
+    return n.value
+
+
+def predict_std(handle, ids_):
+    out = np.empty(ids_.size, dtype=np.float64)
+    lib.promptsel_selector_predict_std(out, out.size, handle, ids_, ids_.size)
+    return out
+
+
+def allocate(handle, ids_, budget: int, min_per: int, max_per: int):
+    counts = np.empty(ids_.size, dtype=np.int64)
+    mean = np.empty(ids_.size, dtype=np.float64)
+    lib.promptsel_selector_allocate(counts, mean, ids_.size, handle, ids_, ids_.size, budget, min_per, max_per)
+    return counts, mean

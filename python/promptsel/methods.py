@@ -45,7 +45,7 @@ def parse_value(param, text):
     """A parameter's text as the library prints it, as a Python value."""
     if param.type == "real":
         return float(text)
-    if param.type == "uint64":
+    if param.type in ("uint64", "int"):
         return int(text)
     if param.type == "bool":
         return text == "true"
@@ -114,15 +114,19 @@ class MethodSpec:
     verl_keys: Dict[str, str]
     #: SelectorConfig attribute names of 0.2 -> a function of the parameters.
     legacy_config: Dict[str, Callable[[dict], object]]
-    #: The reference sampler's checkpoint file, with its writer and reader.
-    reference_file: str
-    export_reference: Callable
-    import_reference: Callable
+    #: The reference sampler's checkpoint file, with its writer and reader (None:
+    #: the method has no reference implementation to migrate from).
+    reference_file: Optional[str]
+    export_reference: Optional[Callable]
+    import_reference: Optional[Callable]
     #: The acquisition scores TaskSampler returns: the select scores, or these state columns.
     acquisition_state: Optional[Tuple[str, ...]]
     #: TaskSampler.metrics(): key prefix and the metric scopes reported.
     metric_prefix: str
     metric_scopes: Tuple[str, ...]
+    #: Whether TaskSampler registers features of the candidates (featurize of the
+    #: prompt text or token ids) before each select.
+    features: bool = False
 
     def library_params(self, kwargs):
         """Keyword arguments as library parameters ({name: python value})."""
@@ -174,6 +178,16 @@ METHODS = {
         acquisition_state=("p_unsolved", "p_partial", "p_solved"),
         metric_prefix="tasksample_hmm/",
         metric_scopes=("step", "all"),
+    ),
+    "gps": MethodSpec(
+        name="gps", label="GPS", keywords={}, verl_keys={}, legacy_config={},
+        reference_file=None, export_reference=None, import_reference=None,
+        acquisition_state=None, metric_prefix="tasksample_gps/", metric_scopes=("step",), features=True,
+    ),
+    "hybrid": MethodSpec(
+        name="hybrid", label="hybrid", keywords={}, verl_keys={}, legacy_config={},
+        reference_file=None, export_reference=None, import_reference=None,
+        acquisition_state=None, metric_prefix="tasksample_hybrid/", metric_scopes=("step",), features=True,
     ),
 }
 

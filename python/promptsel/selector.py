@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _args, _native, formats, methods
 from ._accessors import MethodAccessors
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, UnsupportedError
 
 INDEX_SCORE_FILE = formats.INDEX_SCORE_FILE
 HMM_PARAMS_FILE = formats.HMM_PARAMS_FILE
@@ -240,6 +240,43 @@ class Selector(MethodAccessors):
         with self._live() as h:
             return SelectorConfig._from_text(self.method, _native.params(h))
 
+    # -- prompt features (gps, hybrid) and test-time allocation --
+
+    @property
+    def feature_dim(self):
+        """Dimension of the feature rows (0 for methods without features)."""
+        with self._live() as h:
+            return _native.feature_dim(h)
+
+    def set_features(self, ids, X):
+        """Registers or replaces the feature row of each id: X is (len(ids), dim) real
+        (stored as float32), e.g. promptsel.featurize(texts, dim) or any embedding."""
+        ids = _args.ids(ids, "ids")
+        a = np.asarray(X)
+        if a.dtype.kind not in "fiu" or a.ndim != 2 or a.shape[0] != ids.size:
+            raise InvalidArgumentError(f"X must be a real array of shape (len(ids), dim) = ({ids.size}, dim), "
+                                       f"got {a.dtype} {a.shape}")
+        with self._live() as h:
+            _native.set_features(h, ids, np.ascontiguousarray(a, dtype=np.float32))
+
+    def predict_std(self, ids):
+        """Standard deviation of each id's predictive success rate."""
+        ids = _args.ids(ids, "ids")
+        with self._live() as h:
+            return _native.predict_std(h, ids)
+
+    def allocate(self, ids, budget, min_per=0, max_per=None):
+        """Test-time compute: samples per prompt (int64) maximising the expected number
+        of prompts solved at least once under a total `budget`, each in [min_per,
+        max_per] (max_per None: no cap), and the predicted success of each prompt.
+        Returns (counts, predicted)."""
+        ids = _args.ids(ids, "ids")
+        budget = _args.count(budget, "budget")
+        lo = _args.count(min_per, "min_per")
+        hi = budget if max_per is None else _args.count(max_per, "max_per")
+        with self._live() as h:
+            return _native.allocate(h, ids, budget, lo, hi)
+
     def warm_start(self, ids, successes, trials, weight=3.0):
         """MoPPS: alpha = alpha0 + weight*successes, beta = beta0 + weight*(trials -
         successes), replacing any state of the ids (offline results)."""
@@ -302,13 +339,19 @@ class Selector(MethodAccessors):
     def export_reference(self, path_or_dir):
         """Writes the reference sampler's checkpoint of this method (index_score.json,
         hmm_params.json) atomically; a directory gets the file inside. Returns its path."""
-        return methods.spec(self.method).export_reference(self, path_or_dir)
+        spec = methods.spec(self.method)
+        if spec.export_reference is None:
+            raise UnsupportedError(f"method {self.method} has no reference implementation file")
+        return spec.export_reference(self, path_or_dir)
 
     def import_reference(self, path_or_dir):
         """Sets states from the reference sampler's checkpoint (ids not in the file keep
         theirs). A bad file raises CheckpointError and changes nothing. Returns the
         number of ids read."""
-        return methods.spec(self.method).import_reference(self, path_or_dir)
+        spec = methods.spec(self.method)
+        if spec.import_reference is None:
+            raise UnsupportedError(f"method {self.method} has no reference implementation file")
+        return spec.import_reference(self, path_or_dir)
 
     def export_index_score(self, path_or_dir):
         """MoPPS: writes the reference's `{"<id>": [alpha, beta], ...}`; returns the path."""

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from . import methods
+from .features import featurize
 from .errors import CheckpointError, InvalidArgumentError, PromptSelError, with_context
 from .selector import Selector
 
@@ -77,6 +78,12 @@ def _selector(config, method, seed, prior):
     takes the library's default."""
     spec = methods.spec(method)
     kwargs = {}
+    # The method's own parameters by their library names (tasksampler.decay=0.9),
+    # then the reference trainers' spellings (tasksampler.bandit_decay_ratio=0.9).
+    for name in methods.describe(method).params:
+        value = _get(config, "tasksampler." + name, None)
+        if value is not None and name != "seed":
+            kwargs[name] = value
     for key, keyword in spec.verl_keys.items():
         value = _get(config, "tasksampler." + key, None)
         if value is not None:
@@ -112,6 +119,13 @@ def _to_numpy(x):
         # verl's non-tensor columns are object arrays: let numpy infer int64 (or
         # float, which Selector then refuses) from the Python values.
         return np.array(x.tolist())
+    return np.asarray(x)
+
+
+def _to_numpy_2d(x):
+    tensor = _torch_tensor_type()
+    if tensor is not None and isinstance(x, tensor):
+        return x.detach().cpu().numpy()
     return np.asarray(x)
 
 
@@ -185,6 +199,8 @@ class TaskSampler:
             raise InvalidArgumentError(
                 f"data.train_batch_size ({self.batch_size}) exceeds the candidate batch of {pool} prompts: "
                 "the dataloader batch must hold at least train_batch_size candidates")
+        if self._spec.features:
+            self._register_features(batch_dict, ids)
         columns = self._spec.acquisition_state
         if columns is None:
             positions, scores = self.selector.select(ids, self.batch_size)
@@ -195,6 +211,24 @@ class TaskSampler:
         selected = {key: _take(key, value, positions, pool) for key, value in batch_dict.items()}
         torch = _torch_or_none()
         return selected, (torch.from_numpy(scores) if torch is not None else scores)
+
+    def _register_features(self, batch_dict, ids):
+        """Features of the candidates for gps / hybrid: promptsel.featurize of the
+        prompt text (`raw_prompt`, else the `prompt` key) or of `input_ids` with the
+        padding (`attention_mask` == 0) removed, whichever the batch has."""
+        dim = self.selector.feature_dim
+        texts = next((batch_dict[k] for k in ("raw_prompt", "prompt") if k in batch_dict), None)
+        if texts is not None:
+            items = [t if isinstance(t, (str, bytes)) else str(t) for t in list(texts)]
+        elif "input_ids" in batch_dict:
+            tokens = _to_numpy_2d(batch_dict["input_ids"])
+            mask = _to_numpy_2d(batch_dict["attention_mask"]) if "attention_mask" in batch_dict else None
+            items = [row[m.astype(bool)] if mask is not None else row for row, m in
+                     zip(tokens, mask if mask is not None else tokens)]
+        else:
+            raise InvalidArgumentError("gps and hybrid need prompt features: the batch has no raw_prompt, prompt "
+                                       "or input_ids column (or call selector.set_features yourself)")
+        self.selector.set_features(ids, featurize(items, dim))
 
     def train(self, batch_dict, success_rate):
         """Feeds back the selected batch's per-prompt success rates (in the order of
@@ -231,7 +265,8 @@ class TaskSampler:
         `hmm_params.json` for DPS) and the native checkpoint
         `directory/promptsel_state.bin`, each atomically."""
         os.makedirs(directory, exist_ok=True)
-        self.selector.export_reference(os.path.join(directory, self._reference_file))
+        if self._reference_file is not None:
+            self.selector.export_reference(os.path.join(directory, self._reference_file))
         self.selector.save(os.path.join(directory, NATIVE_CHECKPOINT_FILE))
 
     def load(self, directory):
@@ -242,10 +277,10 @@ class TaskSampler:
         if not directory:
             return
         native = Path(directory, NATIVE_CHECKPOINT_FILE)
-        reference = Path(directory, self._reference_file)
+        reference = Path(directory, self._reference_file) if self._reference_file else None
         if native.is_file():
             self._restore_native(native)
-        elif reference.is_file():
+        elif reference is not None and reference.is_file():
             self.selector.import_reference(reference)
 
     def _restore_native(self, path):

@@ -71,7 +71,8 @@ CASES = [
     ("create NULL out", None, "promptsel_selector_create", lambda h: (NULL, b"mopps", b"")),
     ("create NULL method", None, "promptsel_selector_create", lambda h: (ref(ctypes.c_void_p()), NULL, b"")),
     ("create unknown method", None, "promptsel_selector_create", lambda h: (ref(ctypes.c_void_p()), b"mopp", b"")),
-    ("create reserved method", None, "promptsel_selector_create", lambda h: (ref(ctypes.c_void_p()), b"gps", b"")),
+    ("create method case", None, "promptsel_selector_create", lambda h: (ref(ctypes.c_void_p()), b"GPS", b"")),
+    ("create gps bad dim", None, "promptsel_selector_create", lambda h: (ref(ctypes.c_void_p()), b"gps", b"dim=2048")),
     ("create unknown key", None, "promptsel_selector_create", lambda h: (ref(ctypes.c_void_p()), b"mopps", b"tagret=1")),
     ("create NaN value", None, "promptsel_selector_create", lambda h: (ref(ctypes.c_void_p()), b"mopps", b"decay=nan")),
     ("create inf value", None, "promptsel_selector_create", lambda h: (ref(ctypes.c_void_p()), b"dps", b"entropy_weight=inf")),
@@ -167,6 +168,16 @@ CASES = [
     ("featurize_text wrapped n", None, "promptsel_featurize_text", lambda h: (p(fout), sz(64), b"ab cd", p(offs), WRAPPED, sz(8))),
     ("featurize_tokens NULL offsets", None, "promptsel_featurize_tokens", lambda h: (p(fout), sz(64), p(ids3), NULL, sz(1), sz(8))),
     ("featurize_tokens huge dim", None, "promptsel_featurize_tokens", lambda h: (p(fout), sz(64), p(ids3), p(offs), sz(2), HUGE)),
+    ("set_features on mopps", "mopps", "promptsel_selector_set_features", lambda h: (h, p(ids3), p(fout), sz(3), sz(4))),
+    ("set_features NULL handle", None, "promptsel_selector_set_features", lambda h: (NULL, p(ids3), p(fout), sz(3), sz(4))),
+    ("feature_dim NULL out", "dps", "promptsel_selector_feature_dim", lambda h: (NULL, h)),
+    ("predict_std on dps", "dps", "promptsel_selector_predict_std", lambda h: (p(out), sz(64), h, p(ids3), sz(3))),
+    ("predict_std small", "mopps", "promptsel_selector_predict_std", lambda h: (p(out), sz(1), h, p(ids3), sz(3))),
+    ("allocate on dps", "dps", "promptsel_selector_allocate", lambda h: (p(pos), p(out), sz(8), h, p(ids3), sz(3), sz(10), sz(0), sz(5))),
+    ("allocate budget < floor", "mopps", "promptsel_selector_allocate", lambda h: (p(pos), p(out), sz(8), h, p(ids3), sz(3), sz(2), sz(1), sz(5))),
+    ("allocate min > max", "mopps", "promptsel_selector_allocate", lambda h: (p(pos), p(out), sz(8), h, p(ids3), sz(3), sz(10), sz(3), sz(2))),
+    ("allocate wrapped budget", "mopps", "promptsel_selector_allocate", lambda h: (p(pos), p(out), sz(8), h, p(ids3), sz(3), WRAPPED, sz(0), sz(2))),
+    ("allocate NULL out", "mopps", "promptsel_selector_allocate", lambda h: (NULL, p(out), sz(8), h, p(ids3), sz(3), sz(10), sz(0), sz(5))),
 ]
 fout = np.zeros(64, dtype=np.float32)
 
@@ -198,7 +209,8 @@ print(json.dumps(results))
 E = {"ok": 0, "inv": -1, "small": -2, "range": -3, "unsup": -4, "io": -5, "corrupt": -6, "mem": -8}
 C_EXPECTED = {
     "create NULL out": ("inv", "out is NULL"), "create NULL method": ("inv", "method is NULL"),
-    "create unknown method": ("inv", "did you mean 'mopps'"), "create reserved method": ("unsup", "gps"),
+    "create unknown method": ("inv", "did you mean 'mopps'"), "create method case": ("inv", "unknown method 'GPS'"),
+    "create gps bad dim": ("range", "dim must lie in [1, 1024]"),
     "create unknown key": ("inv", "did you mean 'target'"), "create NaN value": ("inv", "finite"),
     "create inf value": ("inv", "finite"), "create out of range": ("range", "target must lie in [0.0, 1.0]"),
     "create lower > upper": ("range", "lower (0.9) must not exceed upper"), "create negative seed": ("inv", "seed"),
@@ -254,6 +266,11 @@ C_EXPECTED = {
     "featurize_text decreasing": ("inv", "offsets must"), "featurize_text NULL text": ("inv", "text is NULL"),
     "featurize_text small": ("small", "capacity"), "featurize_text wrapped n": ("inv", "too large"),
     "featurize_tokens NULL offsets": ("inv", "offsets is NULL"), "featurize_tokens huge dim": ("range", "dim"),
+    "set_features on mopps": ("unsup", "uses no prompt features"), "set_features NULL handle": ("inv", "handle is NULL"),
+    "feature_dim NULL out": ("inv", "out is NULL"), "predict_std on dps": ("unsup", "no predictive"),
+    "predict_std small": ("small", "capacity"), "allocate on dps": ("unsup", "no predictive"),
+    "allocate budget < floor": ("range", "below min_per"), "allocate min > max": ("inv", "min_per <= max_per"),
+    "allocate wrapped budget": ("inv", "too large"), "allocate NULL out": ("inv", "out_counts is NULL"),
 }
 
 

@@ -206,10 +206,9 @@ def test_unknown_method():
         promptsel.Selector("ppo")
 
 
-def test_reserved_method_is_unsupported():
-    with pytest.raises(UnsupportedError, match="GPS") as info:
-        promptsel.Selector("gps")
-    assert isinstance(info.value, NotImplementedError)
+def test_the_once_reserved_gps_method_is_available():
+    # 0.2 refused "gps" as reserved; it is a method now (see test_gps.py).
+    assert promptsel.Selector("gps", dim=8).method == "gps"
 
 
 @pytest.mark.parametrize("method, kwargs, named", [
@@ -485,7 +484,7 @@ print(json.dumps(results))
 
 RAW_EXPECTED = {
     "methods NULL out_len": -1, "methods cap small": -2, "describe NULL method": -1, "describe bad method": -1,
-    "describe gps": -4, "describe ok": 0,
+    "describe gps": 0, "describe ok": 0,
     "create NULL out": -1, "create NULL method": -1, "create unknown key": -1, "create bad strategy": -1,
     "create ok": 0, "count NULL out": -1, "count NULL handle": -1, "select NULL positions": -1,
     "select NULL count": -1, "select NULL ids": -1, "select cap small": -2, "select n wrapped": -1,

@@ -342,4 +342,4 @@ def test_dps_method_maps_its_config_keys():
 
 def test_unknown_method_is_refused():
     with pytest.raises(InvalidArgumentError, match="tasksampler.method"):
-        TaskSampler(_config(method="gps"))
+        TaskSampler(_config(method="ppo"))

@@ -7,8 +7,10 @@ public struct ParameterSpec: Sendable {
     public enum Kind: Sendable, Equatable {
         /// A finite double in [min, max], or (min, max] when `minOpen`.
         case real(min: Double, max: Double, minOpen: Bool)
-        /// A seed or count: 0 ... UInt64.max.
+        /// A seed: 0 ... UInt64.max.
         case unsigned
+        /// A size or count in [min, max].
+        case integer(min: Int, max: Int)
         case flag
         case choice([String])
     }
@@ -32,6 +34,11 @@ public struct ParameterSpec: Sendable {
         ParameterSpec(name: name, kind: .flag, defaultValue: .flag(defaultValue), doc: doc)
     }
 
+    public static func integer(_ name: String, _ defaultValue: Int, in range: ClosedRange<Int>, _ doc: String) -> ParameterSpec {
+        ParameterSpec(name: name, kind: .integer(min: range.lowerBound, max: range.upperBound),
+                      defaultValue: .integer(defaultValue), doc: doc)
+    }
+
     public static func unsigned(_ name: String, _ defaultValue: UInt64, _ doc: String) -> ParameterSpec {
         ParameterSpec(name: name, kind: .unsigned, defaultValue: .unsigned(defaultValue), doc: doc)
     }
@@ -41,6 +48,7 @@ public struct ParameterSpec: Sendable {
         switch kind {
         case .real: "real"
         case .unsigned: "uint64"
+        case .integer: "int"
         case .flag: "bool"
         case .choice: "choice"
         }
@@ -51,6 +59,7 @@ public struct ParameterSpec: Sendable {
         switch kind {
         case let .real(lo, hi, open): "\(open ? "(" : "[")\(lo), \(hi)]"
         case .unsigned: "[0, \(UInt64.max)]"
+        case let .integer(lo, hi): "[\(lo), \(hi)]"
         case .flag: "true|false"
         case .choice(let c): c.joined(separator: "|")
         }
@@ -66,6 +75,10 @@ public struct ParameterSpec: Sendable {
         case .unsigned:
             guard let v = UInt64(text) else { throw .invalid("\(name) must be an integer in [0, 2^64), got '\(text)'") }
             return .unsigned(v)
+        case .integer:
+            guard let v = Int(text) else { throw .invalid("\(name) must be an integer, got '\(text)'") }
+            try check(.integer(v))
+            return .integer(v)
         case .flag:
             switch text {
             case "true", "1": return .flag(true)
@@ -88,6 +101,8 @@ public struct ParameterSpec: Sendable {
             guard (open ? v > lo : v >= lo) && v <= hi else { throw .range("\(name) must lie in \(domain), got \(v)") }
         case (.unsigned, .unsigned), (.flag, .flag):
             return
+        case let (.integer(lo, hi), .integer(v)):
+            guard v >= lo && v <= hi else { throw .range("\(name) must lie in \(domain), got \(v)") }
         case let (.choice(choices), .choice(v)):
             guard choices.contains(v) else { throw .invalid("\(name) must be one of \(choices.joined(separator: ", ")), got '\(v)'") }
         default:
@@ -101,6 +116,7 @@ public struct ParameterSpec: Sendable {
 public enum ParameterValue: Equatable, Sendable, CustomStringConvertible {
     case real(Double)
     case unsigned(UInt64)
+    case integer(Int)
     case flag(Bool)
     case choice(String)
 
@@ -108,6 +124,7 @@ public enum ParameterValue: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .real(let v): v.description
         case .unsigned(let v): v.description
+        case .integer(let v): v.description
         case .flag(let v): v ? "true" : "false"
         case .choice(let v): v
         }

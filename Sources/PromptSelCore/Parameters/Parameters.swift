@@ -64,6 +64,11 @@ public struct Parameters: Equatable, Sendable {
         preconditionFailure("\(name) is not a flag")
     }
 
+    public func integer(_ name: String) -> Int {
+        if case .integer(let v) = value(name) { return v }
+        preconditionFailure("\(name) is not an integer")
+    }
+
     public func unsigned(_ name: String) -> UInt64 {
         if case .unsigned(let v) = value(name) { return v }
         preconditionFailure("\(name) is not unsigned")

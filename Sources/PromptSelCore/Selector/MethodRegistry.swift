@@ -5,12 +5,12 @@ public enum MethodRegistry {
     public static let models: [any SelectionModel.Type] = [
         MoPPSModel.self,
         DPSModel.self,
+        GPSModel.self,
+        HybridModel.self,
     ]
 
     /// Names announced but not built yet: asking for one says so.
-    static let reserved: [String: String] = [
-        "gps": "GPS (a feature-based predictive model) is not available in this version",
-    ]
+    static let reserved: [String: String] = [:]
 
     public static var names: [String] { models.map { $0.info.name } }
 

@@ -60,6 +60,7 @@ public final class PromptSelector {
                        withState: Bool = false) throws(PromptSelError) -> (selection: Selection, state: [Double]) {
         try PromptSelector.validateBatch(poolSize: candidates.count, batchSize: batchSize)
         try ensureRoom(for: candidates.count)
+        try model.validate(ids: candidates)
         let chosen = model.select(candidates, batchSize: batchSize, rng: &rng)
         return (chosen, withState ? model.state(chosen.positions.map { candidates[$0] }) : [])
     }
@@ -86,6 +87,7 @@ public final class PromptSelector {
             }
         }
         try ensureRoom(for: ids.count)
+        try model.validate(ids: ids)
         // Frozen (the offline baseline): no observation and no propagation either.
         if !noUpdate { try model.update(ids: ids, rates: rates, rollouts: rollouts) }
         steps &+= 1
@@ -94,7 +96,37 @@ public final class PromptSelector {
     // MARK: - Queries and state
 
     /// Expected success rate of each id under the model (the prior for unseen ids).
-    public func predict(_ ids: [Int64]) -> [Double] { model.predict(ids) }
+    public func predict(_ ids: [Int64]) throws(PromptSelError) -> [Double] {
+        try model.validate(ids: ids)
+        return model.predict(ids)
+    }
+
+    /// Per id: the predictive Beta's mean and standard deviation.
+    public func uncertainty(_ ids: [Int64]) throws(PromptSelError) -> [Double] {
+        try model.validate(ids: ids)
+        return try model.predictiveBeta(ids).map { b in
+            let s = b.alpha + b.beta
+            return (b.alpha * b.beta / (s * s * (s + 1))).squareRoot()
+        }
+    }
+
+    /// Test-time samples per id (see `Acquisition.allocate`) and the predicted
+    /// success of each.
+    public func allocate(_ ids: [Int64], budget: Int, minPer: Int, maxPer: Int) throws(PromptSelError) -> (counts: [Int], mean: [Double]) {
+        try model.validate(ids: ids)
+        let beta = try model.predictiveBeta(ids)
+        let counts = try Acquisition.allocate(beta, budget: budget, minPer: minPer, maxPer: maxPer)
+        return (counts, beta.map { $0.alpha / ($0.alpha + $0.beta) })
+    }
+
+    public func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError) {
+        guard model.featureDim > 0 else { return try model.setFeatures(ids: ids, rows: rows) }
+        guard rows.count == ids.count * model.featureDim else {
+            throw .invalid("features need \(model.featureDim) values per id (\(ids.count * model.featureDim)), got \(rows.count)")
+        }
+        try ensureRoom(for: ids.count)
+        try model.setFeatures(ids: ids, rows: rows)
+    }
 
     /// The state rows of `ids` (`info.state` columns each, row-major).
     public func state(_ ids: [Int64]) -> [Double] { model.state(ids) }

@@ -21,6 +21,10 @@ public protocol SelectionModel: AnyObject {
     /// Bytes of one prompt's table entry (id and state).
     var entryBytes: Int { get }
 
+    /// Refuses ids the model cannot score (feature methods: ids without features);
+    /// called before select, update and predict change or read anything.
+    func validate(ids: [Int64]) throws(PromptSelError)
+
     /// Chooses `batchSize` (1 ... candidates.count) positions of `candidates`;
     /// unseen ids start at the prior and are tracked from then on.
     func select(_ candidates: [Int64], batchSize: Int, rng: inout Xoshiro256StarStar) -> Selection
@@ -50,6 +54,15 @@ public protocol SelectionModel: AnyObject {
     /// Values of `info.metrics` of the given scope, in order.
     func metrics(_ scope: MetricScope) -> [Double]
 
+    /// Feature methods: the dimension of their feature rows (0: the method has none),
+    /// and the replacement of each id's row (row-major, `featureDim` floats each).
+    var featureDim: Int { get }
+    func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError)
+
+    /// The predictive distribution of each id's success rate as a Beta (alpha, beta)
+    /// (moment-matched where the model is not Beta), for allocation and uncertainty.
+    func predictiveBeta(_ ids: [Int64]) throws(PromptSelError) -> [(alpha: Double, beta: Double)]
+
     /// The model's checkpoint payload, and its inverse into a fresh model (which
     /// validates exactly as `setState` does: nothing a file says may trap later).
     func encode(_ w: inout ByteWriter)
@@ -67,6 +80,18 @@ extension SelectionModel {
     }
 
     public func metrics(_ scope: MetricScope) -> [Double] { [] }
+
+    public var featureDim: Int { 0 }
+
+    public func validate(ids: [Int64]) throws(PromptSelError) {}
+
+    public func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError) {
+        throw PromptSelError(.unsupported, "method \(Self.info.name) uses no prompt features (gps and hybrid do)")
+    }
+
+    public func predictiveBeta(_ ids: [Int64]) throws(PromptSelError) -> [(alpha: Double, beta: Double)] {
+        throw PromptSelError(.unsupported, "method \(Self.info.name) has no predictive success distribution")
+    }
 }
 
 /// Chosen positions into the candidates and their acquisition scores, best first

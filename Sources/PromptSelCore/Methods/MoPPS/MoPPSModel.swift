@@ -7,7 +7,7 @@ public final class MoPPSModel: SelectionModel {
     public static let info = MethodInfo(
         name: "mopps", checkpointID: 1,
         summary: "Beta posterior per prompt with discounted updates; Thompson sampling (arXiv 2507.04632)",
-        strategies: ["topk", "threshold", "uniform"], defaultStrategy: "topk",
+        strategies: ["topk", "threshold", "uniform", "informative"], defaultStrategy: "topk",
         parameters: [
             .real("target", 0.5, in: 0...1, "topk: the draws nearest this success rate are chosen"),
             .real("lower", 0.3, in: 0...1, "threshold: lower end of the band of draws chosen uniformly"),
@@ -15,6 +15,9 @@ public final class MoPPSModel: SelectionModel {
             .real("decay", 1.0, in: 0...1, minOpen: true, "lambda: posterior discount towards the prior per update (1: none)"),
             .real("prior_alpha", 1.0, in: CountBounds.range, "Beta prior alpha0"),
             .real("prior_beta", 1.0, in: CountBounds.range, "Beta prior beta0"),
+            .integer("rollouts", 8, in: 1...Int(CountBounds.maxRollouts),
+                     "informative: the group size k whose mixed outcome is scored"),
+            .flag("proportional", false, "informative: sample in proportion to the score instead of the top B"),
         ],
         state: [.init("alpha", "Beta posterior alpha (pseudo-successes)"),
                 .init("beta", "Beta posterior beta (pseudo-failures)")],
@@ -25,20 +28,25 @@ public final class MoPPSModel: SelectionModel {
         var beta: Double
     }
 
-    enum Strategy { case topk, threshold, uniform }
+    enum Strategy { case topk, threshold, uniform, informative }
 
     var table = PromptTable<Posterior>()
     let prior: Posterior
     let strategy: Strategy
     let target, lower, upper, decay: Double
+    let rollouts: Int
+    let proportional: Bool
 
     public init(_ p: Parameters) throws(PromptSelError) {
         prior = Posterior(alpha: p.real("prior_alpha"), beta: p.real("prior_beta"))
         strategy = switch p.choice("strategy") {
         case "threshold": .threshold
         case "uniform": .uniform
+        case "informative": .informative
         default: .topk
         }
+        rollouts = p.integer("rollouts")
+        proportional = p.flag("proportional")
         (target, lower, upper, decay) = (p.real("target"), p.real("lower"), p.real("upper"), p.real("decay"))
         guard lower <= upper else { throw .range("lower (\(lower)) must not exceed upper (\(upper))") }
     }
@@ -49,11 +57,20 @@ public final class MoPPSModel: SelectionModel {
     public var entryBytes: Int { PromptTable<Posterior>.entryBytes }
 
     public func select(_ candidates: [Int64], batchSize: Int, rng: inout Xoshiro256StarStar) -> Selection {
+        if strategy == .informative {
+            if candidates.count > count { table.reserve(extra: candidates.count) }
+            let indices = table.resolve(candidates, inserting: prior)
+            let scores = indices.map { i in
+                Acquisition.informative(table.entries[i].value.alpha, table.entries[i].value.beta, k: rollouts)
+            }
+            let chosen = Acquisition.pick(scores, batch: batchSize, proportional: proportional, rng: &rng)
+            return Selection(positions: chosen, scores: chosen.map { scores[$0] })
+        }
         let r = draw(candidates, &rng)
         let chosen = switch strategy {
         case .topk: SelectionRules.nearest(draws: r, k: batchSize, target: target)
         case .threshold: SelectionRules.threshold(draws: r, k: batchSize, lower: lower, upper: upper, rng: &rng)
-        case .uniform: SelectionRules.uniform(n: r.count, k: batchSize, rng: &rng)
+        case .uniform, .informative: SelectionRules.uniform(n: r.count, k: batchSize, rng: &rng)
         }
         return Selection(positions: chosen, scores: chosen.map { r[$0] })
     }
@@ -107,6 +124,10 @@ public final class MoPPSModel: SelectionModel {
     }
 
     public var priorRow: [Double] { [prior.alpha, prior.beta] }
+
+    public func predictiveBeta(_ ids: [Int64]) throws(PromptSelError) -> [(alpha: Double, beta: Double)] {
+        posterior(ids).map { ($0.alpha, $0.beta) }
+    }
 
     public func setState(ids: [Int64], rows: [Double]) throws(PromptSelError) {
         for i in 0..<ids.count {

@@ -1,0 +1,221 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The shared predictive model of the feature methods (gps, hybrid): Bayesian
+/// logistic regression of a prompt's success probability on its features, through a
+/// fixed random projection, with a Gaussian posterior that forgets (docs/GPS.md).
+///
+///     phi(x) = [R x, 1]                     R: rank x dim, N(0, 1/rank) entries, fixed
+///     logit p(x) = w . phi(x),   w ~ N(mu, P^-1)
+///
+/// Each step: the precision is discounted towards the prior, P <- l P + (1 - l) P0
+/// (so old evidence fades and the model tracks the moving policy), then the binomial
+/// outcomes of the step (s of k for each observed prompt) enter by a Laplace update:
+/// a few Newton steps to the MAP of the step's posterior, and P <- P + H at the MAP.
+/// Prediction for any prompt, seen or not: mean logit a = mu . phi, variance
+/// v = phi^T P^-1 phi, mean success ~ sigmoid(a / sqrt(1 + pi v / 8)) (the probit
+/// approximation), and its standard deviation by the delta method.
+public struct BayesianLogistic: Sendable {
+    public let dim: Int
+    public let rank: Int
+    /// rank x dim, row-major; the identity when dim <= rank (then rank == dim).
+    let projection: [Float]
+    public var mean: [Double]
+    /// Precision, D x D row-major (D = rank + 1).
+    public var precision: [Double]
+    /// Lower Cholesky factor of `precision`, kept in step with it.
+    var cholesky: [Double]
+    let priorPrecision: Double
+    let forget: Double
+
+    public var size: Int { rank + 1 }
+
+    public init(dim: Int, rank requested: Int, priorVariance: Double, forget: Double, seed: UInt64) {
+        self.dim = dim
+        let rank = min(requested, dim)
+        self.rank = rank
+        if rank == dim {
+            projection = []
+        } else {
+            var rng = Xoshiro256StarStar(seed: seed ^ 0x7072_6F6A_6563_7430)  // "project0"
+            let scale = 1 / Double(rank).squareRoot()
+            projection = (0..<(rank * dim)).map { _ in Float(BetaSampler.normal(&rng) * scale) }
+        }
+        let d = rank + 1
+        priorPrecision = 1 / priorVariance
+        self.forget = forget
+        mean = [Double](repeating: 0, count: d)
+        precision = [Double](repeating: 0, count: d * d)
+        for i in 0..<d { precision[i * d + i] = priorPrecision }
+        cholesky = [Double](repeating: 0, count: d * d)
+        for i in 0..<d { cholesky[i * d + i] = priorPrecision.squareRoot() }
+    }
+
+    /// phi(x) = [R x, 1] as Float (stored per prompt).
+    public func project(_ x: ArraySlice<Float>) -> [Float] {
+        var out = [Float](repeating: 0, count: rank + 1)
+        if projection.isEmpty {
+            for (k, v) in x.enumerated() { out[k] = v }
+        } else {
+            projection.withUnsafeBufferPointer { r in
+                for i in 0..<rank {
+                    var s: Float = 0
+                    let row = i * dim
+                    for (j, v) in x.enumerated() { s += r[row + j] * v }
+                    out[i] = s
+                }
+            }
+        }
+        out[rank] = 1
+        return out
+    }
+
+    @inline(__always)
+    static func sigmoid(_ a: Double) -> Double { a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a)) }
+
+    @inline(__always)
+    func dot(_ w: [Double], _ phi: ArraySlice<Float>) -> Double {
+        var s = 0.0
+        for (k, v) in phi.enumerated() { s += w[k] * Double(v) }
+        return s
+    }
+
+    /// (mean logit, logit variance) of a projected prompt.
+    func logit(_ phi: ArraySlice<Float>) -> (mean: Double, variance: Double) {
+        let d = size
+        // v = ||L^-1 phi||^2 by forward substitution.
+        var y = [Double](repeating: 0, count: d)
+        var v = 0.0
+        cholesky.withUnsafeBufferPointer { l in
+            for (i, p) in phi.enumerated() {
+                var s = Double(p)
+                for j in 0..<i { s -= l[i * d + j] * y[j] }
+                y[i] = s / l[i * d + i]
+                v += y[i] * y[i]
+            }
+        }
+        return (dot(mean, phi), v)
+    }
+
+    /// Predictive mean success probability and its standard deviation.
+    public func predict(_ phi: ArraySlice<Float>) -> (mean: Double, std: Double) {
+        let (a, v) = logit(phi)
+        let p = BayesianLogistic.sigmoid(a / (1 + Double.pi * v / 8).squareRoot())
+        return (p, p * (1 - p) * v.squareRoot())
+    }
+
+    /// One posterior draw of the weights, w = mu + L^-T z (z standard normal).
+    public func draw(_ rng: inout Xoshiro256StarStar) -> [Double] {
+        let d = size
+        let z = (0..<d).map { _ in BetaSampler.normal(&rng) }
+        var x = [Double](repeating: 0, count: d)
+        for i in stride(from: d - 1, through: 0, by: -1) {
+            var s = z[i]
+            for j in (i + 1)..<d { s -= cholesky[j * d + i] * x[j] }
+            x[i] = s / cholesky[i * d + i]
+        }
+        return (0..<d).map { mean[$0] + x[$0] }
+    }
+
+    /// Success probability under drawn weights.
+    public func probability(_ w: [Double], _ phi: ArraySlice<Float>) -> Double {
+        BayesianLogistic.sigmoid(dot(w, phi))
+    }
+
+    /// One training step: forget, then the Laplace update with the step's outcomes
+    /// (`phis` rows of `size`, successes s_i of k_i trials).
+    public mutating func update(phis: [Float], successes: [Double], trials: [Double]) {
+        let d = size
+        for i in 0..<(d * d) { precision[i] *= forget }
+        for i in 0..<d { precision[i * d + i] += (1 - forget) * priorPrecision }
+        let priorMean = mean, prior = precision
+        var w = mean
+        var h = prior
+        for _ in 0..<4 {
+            // Gradient of the log posterior and its negative Hessian at w.
+            var g = (0..<d).map { i in -(0..<d).reduce(0.0) { $0 + prior[i * d + $1] * (w[$1] - priorMean[$1]) } }
+            h = prior
+            for n in 0..<successes.count {
+                let phi = phis[(n * d)..<((n + 1) * d)]
+                let p = BayesianLogistic.sigmoid(dot(w, phi))
+                let r = successes[n] - trials[n] * p, c = trials[n] * p * (1 - p)
+                for (i, a) in phi.enumerated() {
+                    g[i] += r * Double(a)
+                    let ca = c * Double(a)
+                    for (j, b) in phi.enumerated() where j <= i { h[i * d + j] += ca * Double(b) }
+                }
+            }
+            for i in 0..<d { for j in 0..<i { h[j * d + i] = h[i * d + j] } }
+            guard let l = BayesianLogistic.cholesky(h, d) else { break }
+            let step = BayesianLogistic.solve(l, d, g)
+            var largest = 0.0
+            for i in 0..<d { w[i] += step[i]; largest = max(largest, abs(step[i])) }
+            if largest < 1e-10 { break }
+        }
+        // The Hessian at the final weights.
+        h = prior
+        for n in 0..<successes.count {
+            let phi = phis[(n * d)..<((n + 1) * d)]
+            let p = BayesianLogistic.sigmoid(dot(w, phi))
+            let c = trials[n] * p * (1 - p)
+            for (i, a) in phi.enumerated() {
+                for (j, b) in phi.enumerated() where j <= i { h[i * d + j] += c * Double(a) * Double(b) }
+            }
+        }
+        for i in 0..<d { for j in 0..<i { h[j * d + i] = h[i * d + j] } }
+        if let l = BayesianLogistic.cholesky(h, d), w.allSatisfy(\.isFinite) {
+            mean = w
+            precision = h
+            cholesky = l
+        } else if let l = BayesianLogistic.cholesky(precision, d) {
+            cholesky = l  // the forgetting alone (a degenerate step is skipped)
+        }
+    }
+
+    /// Replaces mean and precision (a checkpoint); false unless the precision is
+    /// symmetric positive definite and everything finite.
+    mutating func restore(mean m: [Double], precision p: [Double]) -> Bool {
+        let d = size
+        guard m.count == d, p.count == d * d, m.allSatisfy(\.isFinite), p.allSatisfy(\.isFinite) else { return false }
+        for i in 0..<d { for j in 0..<i where p[i * d + j] != p[j * d + i] { return false } }
+        guard let l = BayesianLogistic.cholesky(p, d) else { return false }
+        mean = m
+        precision = p
+        cholesky = l
+        return true
+    }
+
+    static func cholesky(_ a: [Double], _ d: Int) -> [Double]? {
+        var l = [Double](repeating: 0, count: d * d)
+        for i in 0..<d {
+            for j in 0...i {
+                var s = a[i * d + j]
+                for k in 0..<j { s -= l[i * d + k] * l[j * d + k] }
+                if i == j {
+                    guard s > 0, s.isFinite else { return nil }
+                    l[i * d + i] = s.squareRoot()
+                } else {
+                    l[i * d + j] = s / l[j * d + j]
+                }
+            }
+        }
+        return l
+    }
+
+    /// Solves (L L^T) x = b.
+    static func solve(_ l: [Double], _ d: Int, _ b: [Double]) -> [Double] {
+        var y = b
+        for i in 0..<d {
+            for k in 0..<i { y[i] -= l[i * d + k] * y[k] }
+            y[i] /= l[i * d + i]
+        }
+        for i in stride(from: d - 1, through: 0, by: -1) {
+            for k in (i + 1)..<d { y[i] -= l[k * d + i] * y[k] }
+            y[i] /= l[i * d + i]
+        }
+        return y
+    }
+}

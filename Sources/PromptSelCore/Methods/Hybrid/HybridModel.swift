@@ -1,0 +1,215 @@
+/// hybrid: per-prompt Beta posteriors (as MoPPS) whose prior is the shared feature
+/// model's prediction for the prompt, moment-matched to a Beta with a bounded
+/// strength, instead of a fixed Beta(1, 1) (docs/GPS.md). A prompt never rolled out
+/// starts from what similar prompts taught the model; a prompt with its own history
+/// is dominated by it. The posterior is the moving prior plus the prompt's own
+/// discounted evidence, so the discount pulls towards the current prior:
+///
+///     alpha = alpha0(t) + e_s,  beta = beta0(t) + e_f
+///     e_s <- l e_s + s k,       e_f <- l e_f + (1 - s) k      (each update)
+///
+/// and every observation also updates the feature model.
+public final class HybridModel: SelectionModel {
+    public static let info = MethodInfo(
+        name: "hybrid", checkpointID: 4,
+        summary: "per-prompt Beta posteriors whose prior comes from the shared feature model (ours)",
+        strategies: ["topk", "informative", "uniform"], defaultStrategy: "topk",
+        parameters: FeatureParameters.specs + [
+            .real("decay", 1.0, in: 0...1, minOpen: true, "lambda: discount of each prompt's own evidence per update"),
+            .real("min_strength", 2, in: 1e-3...1e6, "least pseudo-count (a0 + b0) of the feature prior"),
+            .real("max_strength", 20, in: 1e-3...1e6, "largest pseudo-count of the feature prior"),
+            .real("target", 0.5, in: 0...1, "topk: Thompson draws nearest this success rate are chosen"),
+            .integer("rollouts", 8, in: 1...Int(CountBounds.maxRollouts),
+                     "informative: the group size k whose mixed outcome is scored"),
+            .flag("proportional", false, "informative: sample in proportion to the score instead of the top B"),
+        ],
+        state: [.init("evidence_successes", "the prompt's own discounted successes beyond the feature prior"),
+                .init("evidence_failures", "the prompt's own discounted failures beyond the feature prior"),
+                .init("sampled", "times the prompt was observed")],
+        metrics: FeatureParameters.stepMetrics)
+
+    struct Entry {
+        var row: Int32
+        var sampled: UInt32
+        var successes: Double
+        var failures: Double
+    }
+
+    var table = PromptTable<Entry>()
+    var model: BayesianLogistic
+    var features: FeatureStore
+    let strategy: String
+    let decay, minStrength, maxStrength, target: Double
+    let rollouts: Int
+    let proportional: Bool
+    var lastUpdate = FeatureStepStats()
+
+    public init(_ p: Parameters) throws(PromptSelError) {
+        model = FeatureParameters.model(p)
+        features = FeatureStore(dim: model.dim, width: model.size)
+        strategy = p.choice("strategy")
+        (decay, minStrength, maxStrength, target) = (p.real("decay"), p.real("min_strength"), p.real("max_strength"),
+                                                     p.real("target"))
+        rollouts = p.integer("rollouts")
+        proportional = p.flag("proportional")
+        guard minStrength <= maxStrength else {
+            throw .range("min_strength (\(minStrength)) must not exceed max_strength (\(maxStrength))")
+        }
+    }
+
+    public var count: Int { table.count }
+    public var ids: [Int64] { table.ids }
+    public var allocatedBytes: Int { table.allocatedBytes + features.allocatedBytes }
+    public var entryBytes: Int { PromptTable<Entry>.entryBytes + 4 * (features.dim + features.width) }
+    public var featureDim: Int { features.dim }
+
+    func slots(_ ids: [Int64]) throws(PromptSelError) -> [Int] {
+        let indices = table.resolve(ids, inserting: nil)
+        if let j = indices.firstIndex(of: -1) {
+            throw .invalid("prompt \(ids[j]) has no features: register them with set_features first")
+        }
+        return indices
+    }
+
+    public func validate(ids: [Int64]) throws(PromptSelError) { _ = try slots(ids) }
+
+    /// The posterior of each table slot: the feature prior plus the evidence.
+    func posterior(_ slots: [Int]) -> [(alpha: Double, beta: Double)] {
+        slots.map { i in
+            let e = table.entries[i].value
+            let (m, s) = model.predict(features.phiRow(Int(e.row)))
+            let prior = Acquisition.momentMatched(mean: m, std: s, minStrength: minStrength, maxStrength: maxStrength)
+            return (min(prior.alpha + e.successes, CountBounds.max), min(prior.beta + e.failures, CountBounds.max))
+        }
+    }
+
+    public func select(_ candidates: [Int64], batchSize: Int, rng: inout Xoshiro256StarStar) -> Selection {
+        let beta = posterior((try? slots(candidates)) ?? [])
+        let scores: [Double]
+        let chosen: [Int]
+        switch strategy {
+        case "uniform":
+            scores = beta.map { $0.alpha / ($0.alpha + $0.beta) }
+            chosen = SelectionRules.uniform(n: beta.count, k: batchSize, rng: &rng)
+        case "informative":
+            scores = beta.map { Acquisition.informative($0.alpha, $0.beta, k: rollouts) }
+            chosen = Acquisition.pick(scores, batch: batchSize, proportional: proportional, rng: &rng)
+        default:
+            scores = beta.map { BetaSampler.beta($0.alpha, $0.beta, &rng) }
+            chosen = SelectionRules.nearest(draws: scores, k: batchSize, target: target)
+        }
+        return Selection(positions: chosen, scores: chosen.map { scores[$0] })
+    }
+
+    public func update(ids: [Int64], rates: [Double], rollouts: [Int32]) throws(PromptSelError) {
+        let slots = try self.slots(ids)
+        let rows = slots.map { Int(table.entries[$0].value.row) }
+        lastUpdate = FeatureStepStats(model: model, features: features, rows: rows, rates: rates)
+        var phis: [Float] = []
+        phis.reserveCapacity(rows.count * features.width)
+        for r in rows { phis.append(contentsOf: features.phiRow(r)) }
+        model.update(phis: phis, successes: zip(rates, rollouts).map { $0 * Double($1) },
+                     trials: rollouts.map { Double($0) })
+        for (j, i) in slots.enumerated() {
+            let k = Double(rollouts[j])
+            var e = table.entries[i].value
+            e.successes = min(decay * e.successes + rates[j] * k, CountBounds.max)
+            e.failures = min(decay * e.failures + (1 - rates[j]) * k, CountBounds.max)
+            if e.sampled < UInt32.max { e.sampled += 1 }
+            table.entries[i].value = e
+        }
+    }
+
+    public func predict(_ ids: [Int64]) -> [Double] {
+        posterior((try? slots(ids)) ?? []).map { $0.alpha / ($0.alpha + $0.beta) }
+    }
+
+    public func predictiveBeta(_ ids: [Int64]) throws(PromptSelError) -> [(alpha: Double, beta: Double)] {
+        posterior(try slots(ids))
+    }
+
+    public func state(_ ids: [Int64], columns: Range<Int>) -> [Double] {
+        var out: [Double] = []
+        for id in ids {
+            let e = table.index(of: id).map { table.entries[$0].value }
+            let row = [e?.successes ?? 0, e?.failures ?? 0, Double(e?.sampled ?? 0)]
+            out.append(contentsOf: row[columns])
+        }
+        return out
+    }
+
+    public var priorRow: [Double] { [0, 0, 0] }
+
+    public func setState(ids: [Int64], rows: [Double]) throws(PromptSelError) {
+        let slots = try self.slots(ids)
+        for i in 0..<ids.count {
+            let (s, f, t) = (rows[3 * i], rows[3 * i + 1], rows[3 * i + 2])
+            try HybridModel.check(successes: s, failures: f, sampled: t, id: ids[i])
+        }
+        for (j, i) in slots.enumerated() {
+            table.entries[i].value.successes = rows[3 * j]
+            table.entries[i].value.failures = rows[3 * j + 1]
+            table.entries[i].value.sampled = UInt32(rows[3 * j + 2])
+        }
+    }
+
+    static func check(successes s: Double, failures f: Double, sampled t: Double, id: Int64) throws(PromptSelError) {
+        guard s.isFinite, f.isFinite, s >= 0, f >= 0, s <= CountBounds.max, f <= CountBounds.max else {
+            throw .range("evidence of id \(id) must lie in [0, \(CountBounds.max)], got (\(s), \(f))")
+        }
+        guard t >= 0, t <= Double(UInt32.max), t.rounded() == t else {
+            throw .range("sampled of id \(id) is \(t) (need an integer 0 ... 2^32 - 1)")
+        }
+    }
+
+    public func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError) {
+        try FeatureStore.check(rows, count: ids.count, dim: features.dim)
+        let dim = features.dim
+        table.reserve(extra: ids.count)
+        for (j, id) in ids.enumerated() {
+            let x = rows[(j * dim)..<((j + 1) * dim)]
+            let phi = model.project(x)
+            if let i = table.index(of: id) {
+                _ = features.put(x, phi, at: Int(table.entries[i].value.row))
+            } else {
+                let row = features.put(x, phi)
+                _ = table.insert(id, Entry(row: Int32(row), sampled: 0, successes: 0, failures: 0))
+            }
+        }
+    }
+
+    public func metrics(_ scope: MetricScope) -> [Double] { scope == .step ? lastUpdate.values : [] }
+
+    // MARK: - Checkpoint: the model, then n, ids, evidence, sampled, feature rows.
+
+    public func encode(_ w: inout ByteWriter) {
+        FeatureParameters.encode(model, &w)
+        lastUpdate.encode(&w)
+        w.u64(UInt64(count))
+        for e in table.entries { w.i64(e.id) }
+        for e in table.entries { w.f64(e.value.successes); w.f64(e.value.failures); w.u32(e.value.sampled) }
+        for e in table.entries { for v in features.rawRow(Int(e.value.row)) { w.u32(v.bitPattern) } }
+    }
+
+    public func decode(_ r: inout ByteReader) throws(PromptSelError) {
+        try FeatureParameters.decode(&model, &r)
+        lastUpdate = try FeatureStepStats.decode(&r)
+        let n = try r.count(bytesPerPrompt: 28 + 4 * features.dim)
+        var ids: [Int64] = []
+        ids.reserveCapacity(n)
+        for _ in 0..<n { ids.append(try r.i64("ids")) }
+        var rows: [Double] = []
+        rows.reserveCapacity(3 * n)
+        for _ in 0..<n { rows += [try r.f64(), try r.f64(), Double(try r.u32())] }
+        var raw = [Float](repeating: 0, count: n * features.dim)
+        for k in 0..<raw.count { raw[k] = Float(bitPattern: try r.u32("features")) }
+        guard Set(ids).count == n else { throw .corrupt("checkpoint lists an id twice") }
+        do {
+            try FeatureStore.check(raw, count: n, dim: features.dim)
+            try setFeatures(ids: ids, rows: raw)
+            try setState(ids: ids, rows: rows)
+        } catch {
+            throw .corrupt("checkpoint holds an invalid hybrid state: \(error.message)")
+        }
+    }
+}
