@@ -4,8 +4,9 @@
  * steps: each step a pool of 64 candidate prompts is drawn from a dataset of 512,
  * the MoPPS selector picks 8, "rollouts" of a fake policy give their success rates,
  * and the selector is updated. Then it saves a checkpoint, restores it into a second
- * handle and checks both choose the same. Last, the same loop with DPS, whose
- * beliefs come back in the select call itself.
+ * handle and checks both choose the same. Then the same loop with DPS, whose
+ * beliefs come back in the select call itself, and with hybrid, whose per-prompt
+ * priors come from a model of the prompts' (hashed text) features.
  *
  * Build: cc -std=c99 -Iinclude examples/c/basic.c -L.build/release -lpromptsel
  *   (or with `python -m promptsel --cflags` / `--libs` against an installed wheel)
@@ -95,6 +96,47 @@ static int run_dps(void) {
     return 0;
 }
 
+/* hybrid: features from the library's text hashing, informative acquisition, and
+ * test-time allocation of 64 samples over 8 held-out prompts. */
+static int run_hybrid(void) {
+    static const char *topics[] = {"algebra", "geometry", "counting", "number theory"};
+    char text[64 * DATASET];
+    size_t offsets[DATASET + 1], len = 0, count = 0, i;
+    static float features[DATASET * 32];
+    int64_t ids[DATASET], pool[POOL], positions[BATCH], chosen[BATCH], counts[8];
+    double rates[BATCH], scores[BATCH], predicted[8];
+    int32_t rollouts[BATCH];
+    promptsel_selector *sel = NULL;
+    unsigned rng = 5u;
+    int step;
+
+    offsets[0] = 0;
+    for (i = 0; i < DATASET; i++) {
+        ids[i] = (int64_t)i;
+        len += (size_t)sprintf(text + len, "%s problem %zu", topics[i % 4], i);
+        offsets[i + 1] = len;
+    }
+    check(promptsel_featurize_text(features, DATASET * 32, text, offsets, DATASET, 32), "featurize");
+    check(promptsel_selector_create(&sel, "hybrid", "seed=42 dim=32 rank=16 strategy=informative"), "create hybrid");
+    check(promptsel_selector_set_features(sel, ids, features, DATASET, 32), "set_features");
+    for (step = 0; step < 5; step++) {
+        for (i = 0; i < POOL; i++) pool[i] = (int64_t)((step * 53 + i * 5) % (DATASET - 8));
+        check(promptsel_selector_select(positions, scores, NULL, BATCH, &count, sel, pool, POOL, BATCH), "select hybrid");
+        for (i = 0; i < count; i++) {
+            chosen[i] = pool[positions[i]];
+            rates[i] = rollout(chosen[i], &rng);
+            rollouts[i] = ROLLOUTS;
+        }
+        check(promptsel_selector_update(sel, chosen, rates, rollouts, count), "update hybrid");
+    }
+    check(promptsel_selector_allocate(counts, predicted, 8, sel, ids + DATASET - 8, 8, 64, 1, 32), "allocate");
+    printf("hybrid: P(mixed group) of the first pick %.2f; 64 test samples over 8 unseen prompts:", scores[0]);
+    for (i = 0; i < 8; i++) printf(" %lld(p=%.2f)", (long long)counts[i], predicted[i]);
+    printf("\n");
+    promptsel_selector_free(sel);
+    return 0;
+}
+
 int main(void) {
     promptsel_selector *sel = NULL, *copy = NULL;
     int64_t pool[POOL], positions[BATCH], ids[BATCH], positions2[BATCH];
@@ -161,5 +203,5 @@ int main(void) {
     promptsel_selector_free(copy);
     promptsel_selector_free(sel);
     remove(path);
-    return run_dps();
+    return run_dps() || run_hybrid();
 }
