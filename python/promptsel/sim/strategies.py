@@ -18,6 +18,12 @@ promptsel.Selector; nothing here re-implements MoPPS or DPS.
     mopps-threshold  MoPPS, uniform among Thompson samples inside [0.3, 0.7].
     dps              DPS, top-B predicted probability of the partially-solved state
                      (constant prior 1, uniform initial belief, lambda_T per workload).
+    gps              the shared feature model (Bayesian logistic regression on the
+                     prompts' features), one Thompson draw per step nearest 0.5.
+    gps-informative  the same, top B by P(mixed group of k).
+    hybrid           per-prompt Beta posteriors with the feature model's prior,
+                     Thompson nearest 0.5 (topk).
+    hybrid-informative  the same, top B by P(mixed group of k).
 
 Selector strategies draw a candidate pool of B^ = min(ratio * B, N) prompts per step
 from a shuffled pass over the dataset (drop_last, reshuffled each pass) and choose B.
@@ -225,6 +231,47 @@ class DPS(SelectorStrategy):
                                  transition_decay=cfg.dps_transition_decay)
 
 
+class FeatureStrategy(SelectorStrategy):
+    """gps / hybrid: the population's feature vectors registered once, at the start."""
+
+    method, strategy = "", ""
+
+    def make_selector(self):
+        cfg, pop = self.env.cfg, self.env.population
+        dim = pop.features.shape[1]
+        sel = _selector_class()(self.method, seed=cfg.seed, strategy=self.strategy, dim=dim, rank=min(dim, 64),
+                                rollouts=cfg.rollouts, **self.extra(cfg))
+        sel.set_features(pop.ids, pop.features)
+        return sel
+
+    def extra(self, cfg):
+        return {}
+
+
+class GPS(FeatureStrategy):
+    name, method, strategy = "gps", "gps", "thompson"
+    summary = "shared feature model, one Thompson draw nearest 0.5"
+
+
+class GPSInformative(FeatureStrategy):
+    name, method, strategy = "gps-informative", "gps", "informative"
+    summary = "shared feature model, top B by P(mixed group)"
+
+
+class Hybrid(FeatureStrategy):
+    name, method, strategy = "hybrid", "hybrid", "topk"  # Thompson, as MoPPS; the default is informative
+    summary = "per-prompt Beta with the feature model's prior, Thompson nearest 0.5"
+
+    def extra(self, cfg):
+        return {"decay": cfg.mopps_decay}
+
+
+class HybridInformative(Hybrid):
+    name, strategy = "hybrid-informative", "informative"
+    summary = "per-prompt Beta with the feature model's prior, top B by P(mixed group)"
+
+
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (Uniform, DynamicSampling, Offline, MoPPS, MoPPSThreshold, DPS)
+    cls.name: cls for cls in (Uniform, DynamicSampling, Offline, MoPPS, MoPPSThreshold, DPS, GPS, GPSInformative,
+                              Hybrid, HybridInformative)
 }

@@ -13,7 +13,7 @@ public final class HybridModel: SelectionModel {
     public static let info = MethodInfo(
         name: "hybrid", checkpointID: 4,
         summary: "per-prompt Beta posteriors whose prior comes from the shared feature model (ours)",
-        strategies: ["topk", "informative", "uniform"], defaultStrategy: "topk",
+        strategies: ["topk", "informative", "uniform"], defaultStrategy: "informative",
         parameters: FeatureParameters.specs + [
             .real("decay", 1.0, in: 0...1, minOpen: true, "lambda: discount of each prompt's own evidence per update"),
             .real("min_strength", 2, in: 1e-3...1e6, "least pseudo-count (a0 + b0) of the feature prior"),
