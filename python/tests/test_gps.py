@@ -152,3 +152,24 @@ def test_task_sampler_featurizes_the_batch_itself():
     sampler.sample_batch(tokens)
     assert len(sampler.selector) == 20
     assert "tasksample_hybrid/brier" in sampler.metrics()
+
+
+def test_diversity_spreads_the_batch_over_topics_and_is_checkpointed():
+    # Topic 0's prompts score higher; without diversity the batch is all topic 0,
+    # with it the second pick (a near-duplicate costs a penalty of 1) is topic 1.
+    X = np.zeros((40, 8), dtype=np.float32)
+    X[:20, 0] = 1
+    X[20:, 1] = 1
+    diverse = promptsel.Selector("hybrid", seed=1, dim=8, rank=8, diversity=1.0)
+    plain = promptsel.Selector("hybrid", seed=1, dim=8, rank=8)
+    for sel in (diverse, plain):
+        sel.set_features(np.arange(40), X)
+        sel.set_state(np.arange(20), np.tile([40.0, 40.0, 1.0], (20, 1)))  # topic 0: clearly mixed
+    pos, _ = diverse.select(np.arange(40), 4)
+    assert list(np.asarray(pos)[:2] // 20) == [0, 1]
+    pos, _ = plain.select(np.arange(40), 4)
+    assert sorted(np.asarray(pos) // 20) == [0, 0, 0, 0]
+    diverse.update(np.arange(4), np.full(4, 0.5), 8)
+    again = promptsel.Selector.from_bytes(diverse.to_bytes())
+    assert again.to_bytes() == diverse.to_bytes()
+    np.testing.assert_array_equal(again.select(np.arange(40), 6)[0], diverse.select(np.arange(40), 6)[0])

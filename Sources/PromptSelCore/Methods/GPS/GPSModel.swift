@@ -6,7 +6,7 @@ public final class GPSModel: SelectionModel {
         name: "gps", checkpointID: 3,
         summary: "Bayesian logistic regression on prompt features, shared by all prompts; predicts unseen prompts",
         strategies: ["thompson", "informative", "uniform"], defaultStrategy: "thompson",
-        parameters: FeatureParameters.specs + [
+        parameters: FeatureParameters.specs + Diversity.specs + [
             .real("target", 0.5, in: 0...1, "thompson: prompts whose drawn success is nearest this are chosen"),
             .integer("rollouts", 8, in: 1...Int(CountBounds.maxRollouts),
                      "informative: the group size k whose mixed outcome is scored"),
@@ -30,10 +30,12 @@ public final class GPSModel: SelectionModel {
     let proportional: Bool
     let maxStrength: Double
     var lastUpdate = FeatureStepStats()
+    var diversity: Diversity
 
     public init(_ p: Parameters) throws(PromptSelError) {
         model = FeatureParameters.model(p)
         features = FeatureStore(dim: model.dim, width: model.size)
+        diversity = Diversity(p)
         strategy = p.choice("strategy")
         target = p.real("target")
         rollouts = p.integer("rollouts")
@@ -71,11 +73,16 @@ public final class GPSModel: SelectionModel {
                 let b = Acquisition.momentMatched(mean: m, std: s, minStrength: 1e-3, maxStrength: maxStrength)
                 return Acquisition.informative(b.alpha, b.beta, k: rollouts)
             }
-            chosen = Acquisition.pick(scores, batch: batchSize, proportional: proportional, rng: &rng)
+            chosen = proportional || diversity.weight == 0
+                ? Acquisition.pick(scores, batch: batchSize, proportional: proportional, rng: &rng)
+                : diversity.choose(utility: scores, phis: rows.map { features.phiRow($0) }, batch: batchSize, rng: &rng)
         default:  // thompson: one posterior draw for the whole step
             let w = model.draw(&rng)
             scores = rows.map { model.probability(w, features.phiRow($0)) }
-            chosen = SelectionRules.nearest(draws: scores, k: batchSize, target: target)
+            chosen = diversity.weight == 0
+                ? SelectionRules.nearest(draws: scores, k: batchSize, target: target)
+                : diversity.choose(utility: scores.map { -($0 - target) * ($0 - target) },
+                                   phis: rows.map { features.phiRow($0) }, batch: batchSize, rng: &rng)
         }
         return Selection(positions: chosen, scores: chosen.map { scores[$0] })
     }
@@ -90,6 +97,7 @@ public final class GPSModel: SelectionModel {
         for r in rows { phis.append(contentsOf: features.phiRow(r)) }
         model.update(phis: phis, successes: zip(rates, rollouts).map { $0 * Double($1) },
                      trials: rollouts.map { Double($0) })
+        diversity.record(rows.map { features.phiRow($0) })
         for i in table.resolve(ids, inserting: nil) where table.entries[i].value.sampled < UInt32.max {
             table.entries[i].value.sampled += 1
         }
@@ -144,6 +152,7 @@ public final class GPSModel: SelectionModel {
     public func encode(_ w: inout ByteWriter) {
         FeatureParameters.encode(model, &w)
         lastUpdate.encode(&w)
+        diversity.encode(&w)
         w.u64(UInt64(count))
         for e in table.entries { w.i64(e.id) }
         for e in table.entries { w.u32(e.value.sampled) }
@@ -154,6 +163,7 @@ public final class GPSModel: SelectionModel {
     public func decode(_ r: inout ByteReader) throws(PromptSelError) {
         try FeatureParameters.decode(&model, &r)
         lastUpdate = try FeatureStepStats.decode(&r)
+        try diversity.decode(&r, width: model.rank)
         let n = try r.count(bytesPerPrompt: 12 + 4 * features.dim)
         var ids: [Int64] = []
         ids.reserveCapacity(n)

@@ -14,7 +14,7 @@ public final class HybridModel: SelectionModel {
         name: "hybrid", checkpointID: 4,
         summary: "per-prompt Beta posteriors whose prior comes from the shared feature model (ours)",
         strategies: ["topk", "informative", "uniform"], defaultStrategy: "informative",
-        parameters: FeatureParameters.specs + [
+        parameters: FeatureParameters.specs + Diversity.specs + [
             .real("decay", 1.0, in: 0...1, minOpen: true, "lambda: discount of each prompt's own evidence per update"),
             .real("min_strength", 2, in: 1e-3...1e6, "least pseudo-count (a0 + b0) of the feature prior"),
             .real("max_strength", 20, in: 1e-3...1e6, "largest pseudo-count of the feature prior"),
@@ -43,10 +43,12 @@ public final class HybridModel: SelectionModel {
     let rollouts: Int
     let proportional: Bool
     var lastUpdate = FeatureStepStats()
+    var diversity: Diversity
 
     public init(_ p: Parameters) throws(PromptSelError) {
         model = FeatureParameters.model(p)
         features = FeatureStore(dim: model.dim, width: model.size)
+        diversity = Diversity(p)
         strategy = p.choice("strategy")
         (decay, minStrength, maxStrength, target) = (p.real("decay"), p.real("min_strength"), p.real("max_strength"),
                                                      p.real("target"))
@@ -84,7 +86,9 @@ public final class HybridModel: SelectionModel {
     }
 
     public func select(_ candidates: [Int64], batchSize: Int, rng: inout Xoshiro256StarStar) -> Selection {
-        let beta = posterior((try? slots(candidates)) ?? [])
+        let slots = (try? self.slots(candidates)) ?? []
+        let beta = posterior(slots)
+        let phis = diversity.weight > 0 ? slots.map { features.phiRow(Int(table.entries[$0].value.row)) } : []
         let scores: [Double]
         let chosen: [Int]
         switch strategy {
@@ -93,10 +97,15 @@ public final class HybridModel: SelectionModel {
             chosen = SelectionRules.uniform(n: beta.count, k: batchSize, rng: &rng)
         case "informative":
             scores = beta.map { Acquisition.informative($0.alpha, $0.beta, k: rollouts) }
-            chosen = Acquisition.pick(scores, batch: batchSize, proportional: proportional, rng: &rng)
+            chosen = proportional || diversity.weight == 0
+                ? Acquisition.pick(scores, batch: batchSize, proportional: proportional, rng: &rng)
+                : diversity.choose(utility: scores, phis: phis, batch: batchSize, rng: &rng)
         default:
             scores = beta.map { BetaSampler.beta($0.alpha, $0.beta, &rng) }
-            chosen = SelectionRules.nearest(draws: scores, k: batchSize, target: target)
+            chosen = diversity.weight == 0
+                ? SelectionRules.nearest(draws: scores, k: batchSize, target: target)
+                : diversity.choose(utility: scores.map { -($0 - target) * ($0 - target) }, phis: phis,
+                                   batch: batchSize, rng: &rng)
         }
         return Selection(positions: chosen, scores: chosen.map { scores[$0] })
     }
@@ -110,6 +119,7 @@ public final class HybridModel: SelectionModel {
         for r in rows { phis.append(contentsOf: features.phiRow(r)) }
         model.update(phis: phis, successes: zip(rates, rollouts).map { $0 * Double($1) },
                      trials: rollouts.map { Double($0) })
+        diversity.record(rows.map { features.phiRow($0) })
         for (j, i) in slots.enumerated() {
             let k = Double(rollouts[j])
             var e = table.entries[i].value
@@ -185,6 +195,7 @@ public final class HybridModel: SelectionModel {
     public func encode(_ w: inout ByteWriter) {
         FeatureParameters.encode(model, &w)
         lastUpdate.encode(&w)
+        diversity.encode(&w)
         w.u64(UInt64(count))
         for e in table.entries { w.i64(e.id) }
         for e in table.entries { w.f64(e.value.successes); w.f64(e.value.failures); w.u32(e.value.sampled) }
@@ -194,6 +205,7 @@ public final class HybridModel: SelectionModel {
     public func decode(_ r: inout ByteReader) throws(PromptSelError) {
         try FeatureParameters.decode(&model, &r)
         lastUpdate = try FeatureStepStats.decode(&r)
+        try diversity.decode(&r, width: model.rank)
         let n = try r.count(bytesPerPrompt: 28 + 4 * features.dim)
         var ids: [Int64] = []
         ids.reserveCapacity(n)
