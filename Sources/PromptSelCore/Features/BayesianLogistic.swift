@@ -78,23 +78,32 @@ public struct BayesianLogistic: Sendable {
 
     @inline(__always)
     func dot(_ w: [Double], _ phi: ArraySlice<Float>) -> Double {
-        var s = 0.0
-        for (k, v) in phi.enumerated() { s += w[k] * Double(v) }
-        return s
+        w.withUnsafeBufferPointer { a in
+            phi.withUnsafeBufferPointer { b in
+                var s = 0.0
+                for k in 0..<b.count { s += a[k] * Double(b[k]) }
+                return s
+            }
+        }
     }
 
     /// (mean logit, logit variance) of a projected prompt.
     func logit(_ phi: ArraySlice<Float>) -> (mean: Double, variance: Double) {
         let d = size
-        // v = ||L^-1 phi||^2 by forward substitution.
-        var y = [Double](repeating: 0, count: d)
-        var v = 0.0
-        cholesky.withUnsafeBufferPointer { l in
-            for (i, p) in phi.enumerated() {
-                var s = Double(p)
-                for j in 0..<i { s -= l[i * d + j] * y[j] }
-                y[i] = s / l[i * d + i]
-                v += y[i] * y[i]
+        // v = ||L^-1 phi||^2 by forward substitution, in a scratch buffer on the stack.
+        let v = withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { y in
+            cholesky.withUnsafeBufferPointer { l in
+                phi.withUnsafeBufferPointer { x in
+                    var v = 0.0
+                    for i in 0..<d {
+                        var s = Double(x[i])
+                        let row = i * d
+                        for j in 0..<i { s -= l[row + j] * y[j] }
+                        y[i] = s / l[row + i]
+                        v += y[i] * y[i]
+                    }
+                    return v
+                }
             }
         }
         return (dot(mean, phi), v)
@@ -128,44 +137,67 @@ public struct BayesianLogistic: Sendable {
     /// One training step: forget, then the Laplace update with the step's outcomes
     /// (`phis` rows of `size`, successes s_i of k_i trials).
     public mutating func update(phis: [Float], successes: [Double], trials: [Double]) {
-        let d = size
+        let d = size, n = successes.count
         for i in 0..<(d * d) { precision[i] *= forget }
         for i in 0..<d { precision[i * d + i] += (1 - forget) * priorPrecision }
         let priorMean = mean, prior = precision
+        // The step's features transposed (d rows of n), so every Hessian entry is one
+        // contiguous, vectorisable dot product over the observations.
+        var t = [Double](repeating: 0, count: d * n)
+        for o in 0..<n { for i in 0..<d { t[i * n + o] = Double(phis[o * d + i]) } }
         var w = mean
         var h = prior
-        for _ in 0..<4 {
-            // Gradient of the log posterior and its negative Hessian at w.
-            var g = (0..<d).map { i in -(0..<d).reduce(0.0) { $0 + prior[i * d + $1] * (w[$1] - priorMean[$1]) } }
-            h = prior
-            for n in 0..<successes.count {
-                let phi = phis[(n * d)..<((n + 1) * d)]
-                let p = BayesianLogistic.sigmoid(dot(w, phi))
-                let r = successes[n] - trials[n] * p, c = trials[n] * p * (1 - p)
-                for (i, a) in phi.enumerated() {
-                    g[i] += r * Double(a)
-                    let ca = c * Double(a)
-                    for (j, b) in phi.enumerated() where j <= i { h[i * d + j] += ca * Double(b) }
+        var weight = [Double](repeating: 0, count: n)
+        var residual = [Double](repeating: 0, count: n)
+        func curvature(at w: [Double]) -> [Double] {
+            // weight_o = k p (1 - p) and residual_o = s - k p at w; returns the Hessian.
+            var logit = [Double](repeating: 0, count: n)
+            t.withUnsafeBufferPointer { tp in
+                for i in 0..<d where w[i] != 0 {
+                    let wi = w[i], row = i * n
+                    for o in 0..<n { logit[o] += wi * tp[row + o] }
                 }
             }
-            for i in 0..<d { for j in 0..<i { h[j * d + i] = h[i * d + j] } }
+            for o in 0..<n {
+                let p = BayesianLogistic.sigmoid(logit[o])
+                weight[o] = trials[o] * p * (1 - p)
+                residual[o] = successes[o] - trials[o] * p
+            }
+            var hessian = prior
+            t.withUnsafeBufferPointer { tp in
+                weight.withUnsafeBufferPointer { c in
+                    for i in 0..<d {
+                        let ri = i * n
+                        for j in 0...i {
+                            let rj = j * n
+                            var acc = 0.0
+                            for o in 0..<n { acc += c[o] * tp[ri + o] * tp[rj + o] }
+                            hessian[i * d + j] += acc
+                        }
+                    }
+                }
+            }
+            for i in 0..<d { for j in 0..<i { hessian[j * d + i] = hessian[i * d + j] } }
+            return hessian
+        }
+        for _ in 0..<4 {
+            h = curvature(at: w)
+            // Gradient of the log posterior at w.
+            var g = [Double](repeating: 0, count: d)
+            for i in 0..<d {
+                var acc = 0.0
+                for j in 0..<d { acc -= prior[i * d + j] * (w[j] - priorMean[j]) }
+                let ri = i * n
+                for o in 0..<n { acc += residual[o] * t[ri + o] }
+                g[i] = acc
+            }
             guard let l = BayesianLogistic.cholesky(h, d) else { break }
             let step = BayesianLogistic.solve(l, d, g)
             var largest = 0.0
             for i in 0..<d { w[i] += step[i]; largest = max(largest, abs(step[i])) }
             if largest < 1e-10 { break }
         }
-        // The Hessian at the final weights.
-        h = prior
-        for n in 0..<successes.count {
-            let phi = phis[(n * d)..<((n + 1) * d)]
-            let p = BayesianLogistic.sigmoid(dot(w, phi))
-            let c = trials[n] * p * (1 - p)
-            for (i, a) in phi.enumerated() {
-                for (j, b) in phi.enumerated() where j <= i { h[i * d + j] += c * Double(a) * Double(b) }
-            }
-        }
-        for i in 0..<d { for j in 0..<i { h[j * d + i] = h[i * d + j] } }
+        h = curvature(at: w)  // the Hessian at the final weights
         if let l = BayesianLogistic.cholesky(h, d), w.allSatisfy(\.isFinite) {
             mean = w
             precision = h

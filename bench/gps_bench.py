@@ -1,0 +1,138 @@
+"""gps / hybrid cost: a select + update step at B^ = 4096, B = 256 for feature
+dimensions 64, 256, 1024, as a ratio against a numpy implementation of the same model
+(the same projection, forgetting, Laplace update and Thompson rule; vectorised) in the
+same run; featurize throughput; memory per prompt with features.
+
+    python bench/gps_bench.py [--smoke] [--out bench/RESULTS_GPS.md]
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import promptsel
+
+
+class NumpyGPS:
+    """The gps model of docs/GPS.md in numpy: the reference for the ratio."""
+
+    def __init__(self, dim, rank=64, prior_variance=4.0, forget=0.95, seed=0):
+        rng = np.random.default_rng(seed)
+        self.rank = min(rank, dim)
+        self.R = np.eye(dim) if self.rank == dim else rng.standard_normal((self.rank, dim)) / np.sqrt(self.rank)
+        d = self.rank + 1
+        self.p0 = 1 / prior_variance
+        self.forget = forget
+        self.mu = np.zeros(d)
+        self.P = np.eye(d) * self.p0
+        self.L = np.linalg.cholesky(self.P)
+        self.phi = None
+        self.rng = rng
+
+    def set_features(self, ids, X):
+        # Dense ids 0..n-1: the projected rows in one array, indexed directly (the
+        # most favourable layout for numpy; a real trainer would need an id map).
+        assert np.array_equal(ids, np.arange(len(ids)))
+        self.phi = np.hstack([X @ self.R.T, np.ones((len(ids), 1))])
+
+    def select(self, ids, batch, target=0.5):
+        Phi = self.phi[ids]
+        z = self.rng.standard_normal(self.mu.size)
+        w = self.mu + np.linalg.solve(self.L.T, z)
+        p = 1 / (1 + np.exp(-(Phi @ w)))
+        return np.argpartition((p - target) ** 2, batch - 1)[:batch]
+
+    def update(self, ids, rates, k):
+        Phi = self.phi[ids]
+        d = self.mu.size
+        self.P = self.forget * self.P + (1 - self.forget) * self.p0 * np.eye(d)
+        prior_mu, prior_P = self.mu, self.P
+        w = prior_mu.copy()
+        for _ in range(4):
+            p = 1 / (1 + np.exp(-(Phi @ w)))
+            g = -prior_P @ (w - prior_mu) + Phi.T @ (rates * k - k * p)
+            H = prior_P + (Phi * (k * p * (1 - p))[:, None]).T @ Phi
+            step = np.linalg.solve(H, g)
+            w += step
+            if np.abs(step).max() < 1e-10:
+                break
+        p = 1 / (1 + np.exp(-(Phi @ w)))
+        self.P = prior_P + (Phi * (k * p * (1 - p))[:, None]).T @ Phi
+        self.mu = w
+        self.L = np.linalg.cholesky(self.P)
+
+
+def median_step(step, reps):
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    n, pool, batch, reps = (2000, 256, 16, 3) if args.smoke else (50_000, 4096, 256, 30)
+    rng = np.random.default_rng(0)
+    lines = ["| d | promptsel gps step | numpy step | ratio (numpy / promptsel) | hybrid step | bytes per prompt |",
+             "|---|---|---|---|---|---|"]
+    for dim in (64, 256, 1024):
+        X = rng.standard_normal((n, dim)).astype(np.float32)
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        ids = np.arange(n, dtype=np.int64)
+        gps = promptsel.Selector("gps", seed=0, dim=dim)
+        hyb = promptsel.Selector("hybrid", seed=0, dim=dim)
+        ref = NumpyGPS(dim)
+        for s in (gps, hyb):
+            s.set_features(ids, X)
+        ref.set_features(ids, X)
+        pools = [rng.choice(n, pool, replace=False).astype(np.int64) for _ in range(8)]
+        rates = rng.integers(0, 9, batch) / 8
+        state = {"i": 0}
+
+        def ours(sel):
+            p = pools[state["i"] % 8]
+            state["i"] += 1
+            pos, _ = sel.select(p, batch)
+            sel.update(p[pos], rates, 8)
+
+        def theirs():
+            p = pools[state["i"] % 8]
+            state["i"] += 1
+            pos = ref.select(p, batch)
+            ref.update(p[pos], rates, 8)
+
+        for _ in range(2):
+            ours(gps), ours(hyb), theirs()
+        t_ours, t_ref, t_hyb = [], [], []
+        for _ in range(reps):  # interleaved, so both see the same machine
+            t_ours.append(median_step(lambda: ours(gps), 1))
+            t_ref.append(median_step(theirs, 1))
+            t_hyb.append(median_step(lambda: ours(hyb), 1))
+        o, r, h = statistics.median(t_ours), statistics.median(t_ref), statistics.median(t_hyb)
+        mem = gps.memory()
+        lines.append(f"| {dim} | {o * 1e3:.2f} ms | {r * 1e3:.2f} ms | {r / o:.2f}x | {h * 1e3:.2f} ms | "
+                     f"{mem['bytes'] / mem['prompts']:.0f} |")
+    texts = [f"problem {i}: find the value of x such that {i} x + {i % 7} = {i % 13}" for i in range(2000 if args.smoke
+                                                                                                   else 50_000)]
+    t0 = time.perf_counter()
+    promptsel.featurize(texts, 256)
+    dt = time.perf_counter() - t0
+    out = ("# gps / hybrid benchmark\n\n"
+           f"Select + update at B^ = {pool}, B = {batch}, {n:,} prompts with features, rank 64; medians of "
+           f"{reps} interleaved steps each.\n\n" + "\n".join(lines) +
+           f"\n\nfeaturize: {len(texts) / dt:,.0f} texts/s ({len(texts):,} texts of ~10 words, dim 256).\n")
+    print(out)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(out)
+
+
+if __name__ == "__main__":
+    main()
