@@ -37,7 +37,7 @@ check-abi: lib
 	@diff <(grep -oE '\bpromptsel_[a-z0-9_]+ *\(' include/promptsel.h | tr -d ' (' | sort -u) \
 	      <(nm -D --defined-only $(LIB) | awk '$$2=="T"{print $$3}' | grep '^promptsel_' | sort -u) \
 	  || { echo "check-abi: include/promptsel.h and $(LIB) disagree (< header only, > library only)"; exit 1; }
-	@echo "check-abi: $$(grep -oE '\bpromptsel_[a-z0-9_]+ *\(' include/promptsel.h | sort -u | wc -l) functions, header and release library agree"
+	@echo "check-abi: $$(grep -oE '\bpromptsel_[a-z0-9_]+ *\(' include/promptsel.h | tr -d ' (' | sort -u | wc -l) functions, header and release library agree"
 
 ## test-python: pytest against the release .so
 test-python: lib
