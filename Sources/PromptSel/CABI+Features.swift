@@ -14,22 +14,29 @@ private func offsets(_ p: UnsafePointer<Int>?, _ n: Int) throws(PromptSelError) 
     return list
 }
 
+/// Rows of `dim` features into `out`, one per CSR range: `row(lo..<hi)` computes each.
+private func featurize(_ out: UnsafeMutablePointer<Float>?, _ out_cap: Int, _ offsets_: UnsafePointer<Int>?,
+                       _ n: Int, _ dim: Int,
+                       _ rows: (Int) throws(PromptSelError) -> (Range<Int>) -> [Float]) throws(PromptSelError) {
+    let count = try Arg.count(n, "n")
+    try Featurize.checkDim(dim)
+    let o = try offsets(offsets_, count)
+    let row = try rows(o[count])
+    let needed = count.multipliedReportingOverflow(by: dim)
+    guard !needed.overflow else { throw PromptSelError(.invalidArgument, "n * dim overflows") }
+    guard let dst = try Arg.output(out, out_cap, needed: needed.partialValue, "out") else { return }
+    for i in 0..<count { (dst + i * dim).update(from: row(o[i]..<o[i + 1]), count: dim) }
+}
+
 @c @implementation
 public func promptsel_featurize_text(_ out: UnsafeMutablePointer<Float>?, _ out_cap: Int,
                                      _ text: UnsafePointer<CChar>?, _ offsets_: UnsafePointer<Int>?,
                                      _ n: Int, _ dim: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
-        let count = try Arg.count(n, "n")
-        try Featurize.checkDim(dim)
-        let o = try offsets(offsets_, count)
-        let total = o[count]
-        let bytes = try Arg.array(text.map { UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self) }, total, "text",
-                                  "offsets[n]")
-        let needed = count.multipliedReportingOverflow(by: dim)
-        guard !needed.overflow else { throw PromptSelError(.invalidArgument, "n * dim overflows") }
-        let dst = try Arg.output(out, out_cap, needed: needed.partialValue, "out")
-        for i in 0..<count {
-            (dst! + i * dim).update(from: Featurize.text(bytes[o[i]..<o[i + 1]], dim: dim), count: dim)
+        try featurize(out, out_cap, offsets_, n, dim) { (total) throws(PromptSelError) in
+            let bytes = try Arg.array(text.map { UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self) }, total,
+                                      "text", "offsets[n]")
+            return { Featurize.text(bytes[$0], dim: dim) }
         }
     }
 }
@@ -39,15 +46,9 @@ public func promptsel_featurize_tokens(_ out: UnsafeMutablePointer<Float>?, _ ou
                                        _ tokens: UnsafePointer<Int64>?, _ offsets_: UnsafePointer<Int>?,
                                        _ n: Int, _ dim: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
-        let count = try Arg.count(n, "n")
-        try Featurize.checkDim(dim)
-        let o = try offsets(offsets_, count)
-        let ids = try Arg.array(tokens, o[count], "tokens", "offsets[n]")
-        let needed = count.multipliedReportingOverflow(by: dim)
-        guard !needed.overflow else { throw PromptSelError(.invalidArgument, "n * dim overflows") }
-        let dst = try Arg.output(out, out_cap, needed: needed.partialValue, "out")
-        for i in 0..<count {
-            (dst! + i * dim).update(from: Featurize.tokens(ids[o[i]..<o[i + 1]], dim: dim), count: dim)
+        try featurize(out, out_cap, offsets_, n, dim) { (total) throws(PromptSelError) in
+            let ids = try Arg.array(tokens, total, "tokens", "offsets[n]")
+            return { Featurize.tokens(ids[$0], dim: dim) }
         }
     }
 }

@@ -38,10 +38,10 @@ public enum FeatureParameters {
 }
 
 /// How well the feature model predicted the prompts of the last update.
-struct FeatureStepStats {
+public struct FeatureStepStats: Sendable {
     var observed = 0.0, brier = Double.nan, meanPredicted = Double.nan, meanObserved = Double.nan
 
-    init() {}
+    public init() {}
 
     init(model: BayesianLogistic, features: FeatureStore, rows: [Int], rates: [Double]) {
         guard !rows.isEmpty else { return }

@@ -1,7 +1,7 @@
 /// GPS-style selection (arXiv 2602.01970): one small Bayesian model of success as a
 /// function of prompt features, trained on the shared history of every prompt, so it
 /// predicts prompts never rolled out (docs/GPS.md). Per prompt: its features only.
-public final class GPSModel: SelectionModel {
+public final class GPSModel: FeatureModel {
     public static let info = MethodInfo(
         name: "gps", checkpointID: 3,
         summary: "Bayesian logistic regression on prompt features, shared by all prompts; predicts unseen prompts",
@@ -16,21 +16,22 @@ public final class GPSModel: SelectionModel {
         state: [.init("sampled", "times the prompt was observed")],
         metrics: FeatureParameters.stepMetrics)
 
-    struct Entry {
-        var row: Int32
-        var sampled: UInt32
+    public struct Entry: FeatureEntry {
+        public var row: Int32
+        var sampled: UInt32 = 0
+        public init(row: Int32) { self.row = row }
     }
 
-    var table = PromptTable<Entry>()
-    var model: BayesianLogistic
-    var features: FeatureStore
+    public var table = PromptTable<Entry>()
+    public var model: BayesianLogistic
+    public var features: FeatureStore
     let strategy: String
     let target: Double
     let rollouts: Int
     let proportional: Bool
     let maxStrength: Double
-    var lastUpdate = FeatureStepStats()
-    var diversity: Diversity
+    public var lastUpdate = FeatureStepStats()
+    public var diversity: Diversity
 
     public init(_ p: Parameters) throws(PromptSelError) {
         model = FeatureParameters.model(p)
@@ -43,19 +44,9 @@ public final class GPSModel: SelectionModel {
         maxStrength = p.real("max_strength")
     }
 
-    public var count: Int { table.count }
-    public var ids: [Int64] { table.ids }
-    public var allocatedBytes: Int { table.allocatedBytes + features.allocatedBytes }
-    public var entryBytes: Int { PromptTable<Entry>.entryBytes + 4 * (features.dim + features.width) }
-    public var featureDim: Int { features.dim }
-
-    /// Feature rows of `ids`, or the error naming the first id without features.
+    /// Feature rows of `ids` (validated before any call that reads them).
     func rows(_ ids: [Int64]) throws(PromptSelError) -> [Int] {
-        let indices = table.resolve(ids, inserting: nil)
-        if let j = indices.firstIndex(of: -1) {
-            throw .invalid("prompt \(ids[j]) has no features: register them with set_features first")
-        }
-        return indices.map { Int(table.entries[$0].value.row) }
+        try slots(ids).map { Int(table.entries[$0].value.row) }
     }
 
     public func select(_ candidates: [Int64], batchSize: Int, rng: inout Xoshiro256StarStar) -> Selection {
@@ -87,20 +78,10 @@ public final class GPSModel: SelectionModel {
         return Selection(positions: chosen, scores: chosen.map { scores[$0] })
     }
 
-    public func validate(ids: [Int64]) throws(PromptSelError) { _ = try rows(ids) }
-
     public func update(ids: [Int64], rates: [Double], rollouts: [Int32]) throws(PromptSelError) {
-        let rows = try self.rows(ids)
-        lastUpdate = FeatureStepStats(model: model, features: features, rows: rows, rates: rates)
-        var phis: [Float] = []
-        phis.reserveCapacity(rows.count * features.width)
-        for r in rows { phis.append(contentsOf: features.phiRow(r)) }
-        model.update(phis: phis, successes: zip(rates, rollouts).map { $0 * Double($1) },
-                     trials: rollouts.map { Double($0) })
-        diversity.record(rows.map { features.phiRow($0) })
-        for i in table.resolve(ids, inserting: nil) where table.entries[i].value.sampled < UInt32.max {
-            table.entries[i].value.sampled += 1
-        }
+        let slots = try self.slots(ids)
+        learn(slots, rates: rates, rollouts: rollouts)
+        for i in slots where table.entries[i].value.sampled < UInt32.max { table.entries[i].value.sampled += 1 }
     }
 
     public func predict(_ ids: [Int64]) -> [Double] {
@@ -129,54 +110,17 @@ public final class GPSModel: SelectionModel {
         for (i, slot) in table.resolve(ids, inserting: nil).enumerated() { table.entries[slot].value.sampled = UInt32(rows[i]) }
     }
 
-    public func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError) {
-        try FeatureStore.check(rows, count: ids.count, dim: features.dim)
-        let dim = features.dim
-        table.reserve(extra: ids.count)
-        for (j, id) in ids.enumerated() {
-            let x = rows[(j * dim)..<((j + 1) * dim)]
-            let phi = model.project(x)
-            if let i = table.index(of: id) {
-                _ = features.put(x, phi, at: Int(table.entries[i].value.row))
-            } else {
-                let row = features.put(x, phi)
-                _ = table.insert(id, Entry(row: Int32(row), sampled: 0))
-            }
-        }
-    }
-
-    public func metrics(_ scope: MetricScope) -> [Double] { scope == .step ? lastUpdate.values : [] }
-
-    // MARK: - Checkpoint: the model, then n, ids, sampled, feature rows.
+    // MARK: - Checkpoint: the shared payload with each prompt's times-observed count.
 
     public func encode(_ w: inout ByteWriter) {
-        FeatureParameters.encode(model, &w)
-        lastUpdate.encode(&w)
-        diversity.encode(&w)
-        w.u64(UInt64(count))
-        for e in table.entries { w.i64(e.id) }
-        for e in table.entries { w.u32(e.value.sampled) }
-        // Rows in table order, so a load needs no row map.
-        for e in table.entries { for v in features.rawRow(Int(e.value.row)) { w.u32(v.bitPattern) } }
+        encodeShared(&w) { w in for e in table.entries { w.u32(e.value.sampled) } }
     }
 
     public func decode(_ r: inout ByteReader) throws(PromptSelError) {
-        try FeatureParameters.decode(&model, &r)
-        lastUpdate = try FeatureStepStats.decode(&r)
-        try diversity.decode(&r, width: model.rank)
-        let n = try r.count(bytesPerPrompt: 12 + 4 * features.dim)
-        var ids: [Int64] = []
-        ids.reserveCapacity(n)
-        for _ in 0..<n { ids.append(try r.i64("ids")) }
         var sampled: [UInt32] = []
-        for _ in 0..<n { sampled.append(try r.u32("sampled")) }
-        var raw = [Float](repeating: 0, count: n * features.dim)
-        for k in 0..<raw.count { raw[k] = Float(bitPattern: try r.u32("features")) }
-        do { try FeatureStore.check(raw, count: n, dim: features.dim) } catch {
-            throw .corrupt("checkpoint holds invalid features: \(error.message)")
+        let ids = try decodeShared(&r, ownBytes: 4) { (n, r) throws(PromptSelError) in
+            for _ in 0..<n { sampled.append(try r.u32("sampled")) }
         }
-        guard Set(ids).count == n else { throw .corrupt("checkpoint lists an id twice") }
-        try setFeatures(ids: ids, rows: raw)
         for (j, i) in table.resolve(ids, inserting: nil).enumerated() { table.entries[i].value.sampled = sampled[j] }
     }
 }

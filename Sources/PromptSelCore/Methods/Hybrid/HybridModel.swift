@@ -9,7 +9,7 @@
 ///     e_s <- l e_s + s k,       e_f <- l e_f + (1 - s) k      (each update)
 ///
 /// and every observation also updates the feature model.
-public final class HybridModel: SelectionModel {
+public final class HybridModel: FeatureModel {
     public static let info = MethodInfo(
         name: "hybrid", checkpointID: 4,
         summary: "per-prompt Beta posteriors whose prior comes from the shared feature model (ours)",
@@ -28,22 +28,23 @@ public final class HybridModel: SelectionModel {
                 .init("sampled", "times the prompt was observed")],
         metrics: FeatureParameters.stepMetrics)
 
-    struct Entry {
-        var row: Int32
-        var sampled: UInt32
-        var successes: Double
-        var failures: Double
+    public struct Entry: FeatureEntry {
+        public var row: Int32
+        var sampled: UInt32 = 0
+        var successes = 0.0
+        var failures = 0.0
+        public init(row: Int32) { self.row = row }
     }
 
-    var table = PromptTable<Entry>()
-    var model: BayesianLogistic
-    var features: FeatureStore
+    public var table = PromptTable<Entry>()
+    public var model: BayesianLogistic
+    public var features: FeatureStore
     let strategy: String
     let decay, minStrength, maxStrength, target: Double
     let rollouts: Int
     let proportional: Bool
-    var lastUpdate = FeatureStepStats()
-    var diversity: Diversity
+    public var lastUpdate = FeatureStepStats()
+    public var diversity: Diversity
 
     public init(_ p: Parameters) throws(PromptSelError) {
         model = FeatureParameters.model(p)
@@ -59,22 +60,6 @@ public final class HybridModel: SelectionModel {
         }
     }
 
-    public var count: Int { table.count }
-    public var ids: [Int64] { table.ids }
-    public var allocatedBytes: Int { table.allocatedBytes + features.allocatedBytes }
-    public var entryBytes: Int { PromptTable<Entry>.entryBytes + 4 * (features.dim + features.width) }
-    public var featureDim: Int { features.dim }
-
-    func slots(_ ids: [Int64]) throws(PromptSelError) -> [Int] {
-        let indices = table.resolve(ids, inserting: nil)
-        if let j = indices.firstIndex(of: -1) {
-            throw .invalid("prompt \(ids[j]) has no features: register them with set_features first")
-        }
-        return indices
-    }
-
-    public func validate(ids: [Int64]) throws(PromptSelError) { _ = try slots(ids) }
-
     /// The posterior of each table slot: the feature prior plus the evidence.
     func posterior(_ slots: [Int]) -> [(alpha: Double, beta: Double)] {
         slots.map { i in
@@ -88,7 +73,7 @@ public final class HybridModel: SelectionModel {
     public func select(_ candidates: [Int64], batchSize: Int, rng: inout Xoshiro256StarStar) -> Selection {
         let slots = (try? self.slots(candidates)) ?? []
         let beta = posterior(slots)
-        let phis = diversity.weight > 0 ? slots.map { features.phiRow(Int(table.entries[$0].value.row)) } : []
+        let phis = diversity.weight > 0 ? self.phis(slots) : []
         let scores: [Double]
         let chosen: [Int]
         switch strategy {
@@ -112,14 +97,7 @@ public final class HybridModel: SelectionModel {
 
     public func update(ids: [Int64], rates: [Double], rollouts: [Int32]) throws(PromptSelError) {
         let slots = try self.slots(ids)
-        let rows = slots.map { Int(table.entries[$0].value.row) }
-        lastUpdate = FeatureStepStats(model: model, features: features, rows: rows, rates: rates)
-        var phis: [Float] = []
-        phis.reserveCapacity(rows.count * features.width)
-        for r in rows { phis.append(contentsOf: features.phiRow(r)) }
-        model.update(phis: phis, successes: zip(rates, rollouts).map { $0 * Double($1) },
-                     trials: rollouts.map { Double($0) })
-        diversity.record(rows.map { features.phiRow($0) })
+        learn(slots, rates: rates, rollouts: rollouts)
         for (j, i) in slots.enumerated() {
             let k = Double(rollouts[j])
             var e = table.entries[i].value
@@ -172,55 +150,21 @@ public final class HybridModel: SelectionModel {
         }
     }
 
-    public func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError) {
-        try FeatureStore.check(rows, count: ids.count, dim: features.dim)
-        let dim = features.dim
-        table.reserve(extra: ids.count)
-        for (j, id) in ids.enumerated() {
-            let x = rows[(j * dim)..<((j + 1) * dim)]
-            let phi = model.project(x)
-            if let i = table.index(of: id) {
-                _ = features.put(x, phi, at: Int(table.entries[i].value.row))
-            } else {
-                let row = features.put(x, phi)
-                _ = table.insert(id, Entry(row: Int32(row), sampled: 0, successes: 0, failures: 0))
-            }
+    // MARK: - Checkpoint: the shared payload with each prompt's evidence and count.
+
+    public func encode(_ w: inout ByteWriter) {
+        encodeShared(&w) { w in
+            for e in table.entries { w.f64(e.value.successes); w.f64(e.value.failures); w.u32(e.value.sampled) }
         }
     }
 
-    public func metrics(_ scope: MetricScope) -> [Double] { scope == .step ? lastUpdate.values : [] }
-
-    // MARK: - Checkpoint: the model, then n, ids, evidence, sampled, feature rows.
-
-    public func encode(_ w: inout ByteWriter) {
-        FeatureParameters.encode(model, &w)
-        lastUpdate.encode(&w)
-        diversity.encode(&w)
-        w.u64(UInt64(count))
-        for e in table.entries { w.i64(e.id) }
-        for e in table.entries { w.f64(e.value.successes); w.f64(e.value.failures); w.u32(e.value.sampled) }
-        for e in table.entries { for v in features.rawRow(Int(e.value.row)) { w.u32(v.bitPattern) } }
-    }
-
     public func decode(_ r: inout ByteReader) throws(PromptSelError) {
-        try FeatureParameters.decode(&model, &r)
-        lastUpdate = try FeatureStepStats.decode(&r)
-        try diversity.decode(&r, width: model.rank)
-        let n = try r.count(bytesPerPrompt: 28 + 4 * features.dim)
-        var ids: [Int64] = []
-        ids.reserveCapacity(n)
-        for _ in 0..<n { ids.append(try r.i64("ids")) }
         var rows: [Double] = []
-        rows.reserveCapacity(3 * n)
-        for _ in 0..<n { rows += [try r.f64(), try r.f64(), Double(try r.u32())] }
-        var raw = [Float](repeating: 0, count: n * features.dim)
-        for k in 0..<raw.count { raw[k] = Float(bitPattern: try r.u32("features")) }
-        guard Set(ids).count == n else { throw .corrupt("checkpoint lists an id twice") }
-        do {
-            try FeatureStore.check(raw, count: n, dim: features.dim)
-            try setFeatures(ids: ids, rows: raw)
-            try setState(ids: ids, rows: rows)
-        } catch {
+        let ids = try decodeShared(&r, ownBytes: 20) { (n, r) throws(PromptSelError) in
+            rows.reserveCapacity(3 * n)
+            for _ in 0..<n { rows += [try r.f64(), try r.f64(), Double(try r.u32())] }
+        }
+        do { try setState(ids: ids, rows: rows) } catch {
             throw .corrupt("checkpoint holds an invalid hybrid state: \(error.message)")
         }
     }
