@@ -66,7 +66,6 @@ SAN_OPTS_COMMON = external_symbolizer_path=$(SAN_SYMBOLIZER)
 SAN_C_STRICT   := -std=c99 -Wall -Wextra -Werror -pedantic
 
 # ---- per sanitizer (target-specific: the one recipe below serves both) ----
-sanitize-asan: SAN             := asan
 sanitize-asan: SAN_DIR         := .build-asan
 sanitize-asan: SAN_SWIFTFLAGS  := --sanitize=address -Xcc -fsanitize=undefined \
                                   -Xcc -fno-sanitize-recover=undefined -Xswiftc -use-ld=lld
@@ -83,7 +82,6 @@ sanitize-asan: SAN_C_CANARIES  := overflow:'SUMMARY: AddressSanitizer: heap-buff
 sanitize-asan: SAN_PY_CANARIES := overflow:'SUMMARY: AddressSanitizer: heap-buffer-overflow .*/Sources/PromptSel/'
 sanitize-asan: SAN_SWIFT_CANARY :=
 
-sanitize-tsan: SAN             := tsan
 sanitize-tsan: SAN_DIR         := .build-tsan
 sanitize-tsan: SAN_SWIFTFLAGS  := --sanitize=thread -Xswiftc -use-ld=lld
 sanitize-tsan: SAN_TESTFLAGS   := --no-parallel
@@ -111,16 +109,16 @@ sanitize-tsan: .build-tsan/libswift_tsan_hook.so
 	$(SAN_CC) -shared -fPIC -O1 -Wall -Wextra -Werror $< -o $@ -ldl
 
 sanitize-asan sanitize-tsan:
-	@echo "== $@: swift build ($(SAN_DIR))"
+	@echo "== $@: swift build ($(SAN_DIR))  [$$(date +%T)]"
 	$(SWIFT) build --build-tests $(SAN_SWIFTFLAGS) --scratch-path $(SAN_DIR)
-	@echo "== $@: swift test"
+	@echo "== $@: swift test  [$$(date +%T)]"
 	env $(SAN_ENV) $(SWIFT) test --disable-xctest $(SAN_TESTFLAGS) $(SAN_SWIFTFLAGS) --scratch-path $(SAN_DIR)
-	@echo "== $@: the C example"
+	@echo "== $@: the C example  [$$(date +%T)]"
 	$(SAN_CC) $(SAN_C_STRICT) $(SAN_CFLAGS) -Iinclude examples/c/basic.c -o $(SAN_DIR)/basic \
 	    -L$(SAN_LIBDIR) -lpromptsel -Wl,-rpath,$(SAN_LIBDIR)
 	cd $(SAN_DIR) && env $(SAN_ENV) ./basic > basic.out
 	@echo "C example: ran clean ($(SAN_DIR)/basic.out)"
-	@echo "== $@: canaries (each must be reported)"
+	@echo "== $@: canaries (each must be reported)  [$$(date +%T)]"
 	$(SAN_CC) $(SAN_C_STRICT) $(SAN_CFLAGS) -Iinclude Tests/Sanitizers/canary.c -o $(SAN_DIR)/canary \
 	    -L$(SAN_LIBDIR) -lpromptsel -Wl,-rpath,$(SAN_LIBDIR) -lpthread
 	@for c in $(SAN_C_CANARIES); do \
@@ -130,14 +128,14 @@ sanitize-asan sanitize-tsan:
 	@for c in $(SAN_PY_CANARIES); do \
 	  $(SAN_EXPECT) "$${c#*:}" -- env $(SAN_ENV) $(SAN_PY_ENV) $(SAN_PYTHON) Tests/Sanitizers/canary.py "$${c%%:*}" \
 	  || exit 1; done
-	@echo "== $@: pytest against $(SAN_LIBDIR)/libpromptsel.so"
+	@echo "== $@: pytest against $(SAN_LIBDIR)/libpromptsel.so  [$$(date +%T)]"
 	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
 	status=0; env $(SAN_PYTEST_ENV) $(SAN_PY_ENV) $(SAN_PYTHON) -m pytest -q -p no:cacheprovider \
 	    python/tests Tests/Sanitizers/test_handle_lock.py || status=$$?; \
 	if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
 	  echo "$@: sanitizer reports in $(SAN_LOGS):" >&2; cat $(SAN_LOGS)/* >&2; status=1; fi; \
 	exit $$status
-	@echo "== $@: clean (no sanitizer report; every canary caught)"
+	@echo "== $@: clean (no sanitizer report; every canary caught)  [$$(date +%T)]"
 
 ## sanitize-lock-cost: the handle lock's cost on a select+update step of 4096 candidates (release build)
 sanitize-lock-cost: lib
