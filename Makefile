@@ -95,7 +95,7 @@ bench-install: dist lib
 	$(PYTHON) bench/install_footprint.py --wheel-dir dist --dynamic $(LIB)
 
 clean:
-	rm -rf .build .build-static dist examples/c/basic
+	rm -rf .build .build-static .build-asan .build-tsan .build-fuzz dist examples/c/basic
 
 # Reliability targets, each in its own file: fuzz / fuzz-ci (mk/fuzz.mk),
 # sanitize (mk/sanitize.mk).

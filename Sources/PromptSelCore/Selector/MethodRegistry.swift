@@ -2,7 +2,8 @@
 /// (and its folder under Methods/). Everything else (the C ABI, checkpoints, the
 /// Python package) finds methods through this list.
 public enum MethodRegistry {
-    public static let models: [any SelectionModel.Type] = [
+    /// Immutable after initialisation (metatypes only), so shared across threads safely.
+    nonisolated(unsafe) public static let models: [any SelectionModel.Type] = [
         MoPPSModel.self,
         DPSModel.self,
         GPSModel.self,

@@ -1,7 +1,7 @@
 """The handle's own lock, seen from Python: `make sanitize` runs this file beside
 python/tests, under ASan and under TSan.
 
-python/tests/test_threads.py goes through promptsel.Selector, whose RLock already
+test_threads.py goes through promptsel.Selector, whose RLock already
 serializes every native call on one Selector, so under TSan it cannot tell whether the
 library's lock works (with the lock removed it still passes, and TSan stays silent).
 Here threads call the C functions on one handle directly, as a C or C++ trainer would,
