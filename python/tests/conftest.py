@@ -18,6 +18,9 @@ REPO = PYTHON_DIR.parent
 HEADER = REPO / "include" / "promptsel.h"
 
 INSTALLED = os.environ.get("PROMPTSEL_TEST_INSTALLED") == "1"
+#: Under `make sanitize` (ASan / TSan preloaded): memory is not the library's alone and
+#: everything runs several times slower, so the heaviest attacks run smaller.
+SANITIZED = "ASAN_OPTIONS" in os.environ or "TSAN_OPTIONS" in os.environ
 
 if not INSTALLED and str(PYTHON_DIR) not in sys.path:
     sys.path.insert(0, str(PYTHON_DIR))
