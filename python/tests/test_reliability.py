@@ -197,9 +197,10 @@ def test_property_random_configs_and_updates_always_save_and_load(tmp_path):
                        st.floats(1e-300, 1.0, exclude_min=False))
     mopps = st.builds(lambda a, b, d, s: promptsel.Selector("mopps", prior=(a, b), decay=d, strategy=s),
                       counts, counts, decays, st.sampled_from(["topk", "threshold", "uniform"]))
+    dps_decays = st.one_of(st.sampled_from([1.0, 1e-300, 0.999]), st.floats(1e-300, 0.999))
     dps = st.builds(lambda a, shape, d, s, w: promptsel.Selector(
         "dps", prior_alpha=a if shape == "constant" else shape, transition_decay=d, strategy=s, entropy_weight=w),
-        counts, st.sampled_from(["constant", "progress", "stability", "local"]), decays,
+        counts, st.sampled_from(["constant", "progress", "stability", "local"]), dps_decays,
         st.sampled_from(["topk", "topk+entropy", "uniform"]), st.floats(0, 1e3))
     steps = st.lists(st.tuples(st.lists(st.integers(-3, 3), min_size=1, max_size=6),
                                st.sampled_from([0.0, 1.0, 0.5, 1 / 3, 1e-300, 1 - 1e-16]),
@@ -521,3 +522,12 @@ def test_memory_of_a_first_select_and_of_a_load_stays_near_the_final_state(tmp_p
     print(f"\nmemory: DPS, {n:,} prompts: first select peaks at {out['select']:.2f}x the final state, "
           f"a load at {out['load']:.2f}x")
     assert out["select"] <= 1.5 and out["load"] <= 1.5
+
+
+def test_dps_decays_that_would_make_reads_unbounded_are_refused():
+    # Between 0.999 and 1 a read after a long gap steps through millions of exact
+    # steps (the fuzzer's timeout: transition_decay 0.9999999999, a crafted step count).
+    with pytest.raises(OutOfRangeError, match="at most 0.999 or exactly 1"):
+        promptsel.Selector("dps", transition_decay=0.9999999999)
+    promptsel.Selector("dps", transition_decay=0.999)
+    promptsel.Selector("dps", transition_decay=1.0)

@@ -11,7 +11,7 @@ extension DPSModel {
             .real("prior_alpha", 1.0, in: CountBounds.range, "every prior transition count (prior_shape=constant)"),
             .choice("prior_pi", "uniform", DPSPriorPi.allCases.map(\.rawValue), "prior belief over the solving state"),
             .real("transition_decay", 1.0, in: 0...1, minOpen: true,
-                  "lambda_T: transition counts decay towards the prior each step (1: none)"),
+                  "lambda_T: transition counts decay towards the prior each step (1: none; else at most 0.999)"),
             .real("entropy_weight", 0.0, in: 0...CountBounds.max, "topk+entropy: weight of the belief's entropy in the score"),
         ],
         state: [

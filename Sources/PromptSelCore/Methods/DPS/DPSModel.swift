@@ -53,6 +53,12 @@ public final class DPSModel: SelectionModel {
         uniform = p.choice("strategy") == "uniform"
         entropyWeight = p.choice("strategy") == "topk+entropy" ? p.real("entropy_weight") : 0
         decay = p.real("transition_decay")
+        // Between 0.999 and 1 the counts take millions of unobserved steps to settle,
+        // and a read after a long gap would step through all of them (a checkpoint could
+        // make one read cost billions): refused, as DPS's configs use 0.7 or 1.
+        guard decay <= DPSModel.maxDecayBelowOne || decay == 1 else {
+            throw .range("transition_decay must be at most \(DPSModel.maxDecayBelowOne) or exactly 1, got \(decay)")
+        }
         // Counts drift from the prior by at most 1/(1-λ) + max α0 (each step adds a
         // unit of soft counts); after t steps the drift is λ^t times that. Settled
         // means below 2^-60 of the smallest column sum.
@@ -67,6 +73,9 @@ public final class DPSModel: SelectionModel {
             settleSteps = 0
         }
     }
+
+    /// The largest transition_decay below 1: at most ~42,000 exact catch-up steps.
+    static let maxDecayBelowOne = 0.999
 
     public var count: Int { table.count }
 
