@@ -94,7 +94,7 @@ fuzz-regressions: fuzz-build
 	  $(MAKE) --no-print-directory fuzz-regress-$$h || rc=1; done; exit $$rc
 
 $(addprefix fuzz-regress-,$(FUZZ_HARNESSES)): fuzz-regress-%:
-	@$(FUZZ_RUN) regress --name $* --kind $(FUZZ_KIND_$*) \
+	@$(FUZZ_RUN) regress --name $* --kind $(FUZZ_KIND_$*) --timeout $(FUZZ_TIMEOUT) \
 	  --inputs $(FUZZ_SRC)/regressions/$(FUZZ_SEEDS_$*) -- $(FUZZ_CMD_$*)
 
 ## fuzz-build: everything the harnesses need (incremental)

@@ -14,6 +14,12 @@
  *    finite scores, metrics have the described lengths;
  *  - serialize -> from_bytes -> serialize gives the same bytes, and a checkpoint the
  *    library wrote after the steps loads again.
+ *
+ * PROMPTSEL_FUZZ_TOLERATE=known (for looking past findings still open, and for
+ * minimizing one finding without drifting to another; never in CI): skips the step
+ * metrics (the DPS confusion-counter trap) and lets states that set_state refuses,
+ * predictions outside [0, 1] and checkpoints that do not load after the steps pass,
+ * so that the fuzzer explores what lies behind them. See tolerate() for the classes.
  */
 #include "fuzz_common.h"
 
@@ -32,6 +38,24 @@ void fz_fail(const char *fmt, ...) {
     va_end(ap);
     abort();
 }
+
+/* PROMPTSEL_FUZZ_TOLERATE: a comma-separated list of open finding classes to let pass:
+ * "metrics" (skip the step metrics), "states" (states set_state refuses, predictions
+ * outside [0, 1]), "reload" (a checkpoint written after the steps that does not load);
+ * "known" is all three. */
+static int tolerate(const char *what) {
+    const char *e = getenv("PROMPTSEL_FUZZ_TOLERATE");
+    if (!e) return 0;
+    if (strstr(e, "known")) return 1;
+    size_t n = strlen(what);
+    for (const char *p = strstr(e, what); p; p = strstr(p + 1, what))
+        if ((p == e || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) return 1;
+    return 0;
+}
+
+/* Set when an input's states were refused and tolerated: what follows from them
+ * (NaN scores, a checkpoint that does not load) is tolerated for that input too. */
+static int states_tolerated;
 
 static const char *last_error(void) {
     const char *e = promptsel_last_error();
@@ -129,6 +153,7 @@ static void check_states_valid(const promptsel_selector *sel, const int64_t *ids
     fz_ok(promptsel_selector_get_state(rows, n * width, sel, ids, n, 0, width), "get_state");
     promptsel_selector *scratch = scratch_like(sel, label);
     int rc = promptsel_selector_set_state(scratch, ids, rows, n);
+    if (rc != PROMPTSEL_OK && tolerate("states")) rc = PROMPTSEL_OK, states_tolerated = 1;
     if (rc != PROMPTSEL_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", last_error());
@@ -158,14 +183,15 @@ static void check_predictions(const promptsel_selector *sel, const int64_t *ids,
     if (!mean) abort();
     fz_ok(promptsel_selector_predict(mean, n, sel, ids, n), "predict");
     for (size_t i = 0; i < n; i++)
-        if (!(mean[i] >= 0 && mean[i] <= 1))
+        if (!(mean[i] >= 0 && mean[i] <= 1) && !(tolerate("states") && (states_tolerated = 1)))
             fz_fail("%s: predict(id %lld) = %.17g is not in [0, 1]", label, (long long)ids[i], mean[i]);
     free(mean);
 }
 
 static void check_metrics(const promptsel_selector *sel, const char *label) {
     const char *method = promptsel_selector_method(sel);
-    for (int scope = PROMPTSEL_METRICS_STEP; scope <= PROMPTSEL_METRICS_ALL; scope++) {
+    for (int scope = tolerate("metrics") ? PROMPTSEL_METRICS_ALL : PROMPTSEL_METRICS_STEP; scope <= PROMPTSEL_METRICS_ALL;
+         scope++) {
         double out[256];
         size_t len = 0;
         fz_ok(promptsel_selector_metrics(out, 256, &len, sel, scope), "metrics");
@@ -197,6 +223,10 @@ static void check_round_trip(const promptsel_selector *sel, const char *label) {
     uint8_t *bytes = fz_serialize(sel, &len);
     promptsel_selector *again = NULL;
     int rc = promptsel_selector_from_bytes(&again, bytes, len);
+    if (rc != PROMPTSEL_OK && (states_tolerated || (tolerate("reload") && strcmp(label, "as loaded") != 0))) {
+        free(bytes);
+        return;
+    }
     if (rc != PROMPTSEL_OK)
         fz_fail("%s: a checkpoint the library wrote (%zu bytes) is refused by from_bytes: %d %s", label, len, rc,
                 last_error());
@@ -213,6 +243,7 @@ static void check_round_trip(const promptsel_selector *sel, const char *label) {
 
 void fz_exercise(promptsel_selector *sel, const uint8_t *data, size_t size) {
     uint64_t h = hash_bytes(data, size);
+    states_tolerated = 0;
     const char *method = promptsel_selector_method(sel);
     if (!method) fz_fail("a loaded selector has no method name");
     size_t width = 0, count = 0, mem = 0, entry = 0;
@@ -274,7 +305,7 @@ void fz_exercise(promptsel_selector *sel, const uint8_t *data, size_t size) {
                 fz_fail("select position %lld outside [0, %zu)", (long long)positions[i], n);
             for (size_t j = 0; j < i; j++)
                 if (positions[j] == positions[i]) fz_fail("select chose position %lld twice", (long long)positions[i]);
-            if (!isfinite(scores[i]))
+            if (!isfinite(scores[i]) && !states_tolerated)
                 fz_fail("select score %.17g of id %lld is not finite", scores[i], (long long)pool[positions[i]]);
             chosen_ids[i] = pool[positions[i]];
             rates[i] = rate_cycle[(h >> (3 * i + step)) % 6];

@@ -127,12 +127,13 @@ def signature_python(output, rc, path):
     return "does not reproduce" if rc == 0 else f"exit status {rc}"
 
 
-def reproduce(kind, cmd, path, timeout=120):
-    args = cmd + ([f"-timeout={timeout // 2}"] if kind == "c" else []) + [path]
+def reproduce(kind, cmd, path, timeout=60):
+    """Runs CMD once on `path` (libFuzzer's -timeout: `timeout` seconds); (signature, status, output)."""
+    args = cmd + [f"-timeout={timeout}", path]
     env = dict(ENV)
     env.pop("PROMPTSEL_FUZZ_FINDINGS", None)
     try:
-        p = subprocess.run(args, capture_output=True, text=True, errors="replace", timeout=timeout, env=env)
+        p = subprocess.run(args, capture_output=True, text=True, errors="replace", timeout=3 * timeout + 60, env=env)
         out, rc = p.stdout + p.stderr, p.returncode
     except subprocess.TimeoutExpired as e:
         out, rc = (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace"), -9
@@ -242,7 +243,7 @@ def cmd_regress(a, cmd):
     files = sorted(f for f in glob.glob(os.path.join(a.inputs, "*")) if os.path.isfile(f) and not f.endswith(".md"))
     failed = []
     for f in files:
-        sig, rc, out = reproduce(a.kind, cmd, f)
+        sig, rc, out = reproduce(a.kind, cmd, f, timeout=a.timeout)
         ok = rc == 0
         print(f"regress {a.name}: {'ok  ' if ok else 'FAIL'} {os.path.relpath(f)}" + ("" if ok else f"  <- {sig}"))
         if not ok:
@@ -274,13 +275,17 @@ def cmd_summary(d):
     return 1 if bad else 0
 
 
-def minimize_c(cmd, path, out, seconds=60):
+def minimize_c(cmd, path, out, seconds=60, tolerate=None):
+    """libFuzzer's -minimize_crash keeps any smaller input that crashes; a result whose
+    signature differs from the original's is dropped. `tolerate` (the harness's
+    PROMPTSEL_FUZZ_TOLERATE classes) keeps it from drifting to another open finding."""
     want, _, _ = reproduce("c", cmd, path)
     best = path
+    env = dict(ENV, PROMPTSEL_FUZZ_TOLERATE=tolerate) if tolerate else ENV
     for attempt in range(3):
         tmp = f"{out}.try{attempt}"
         subprocess.run(cmd + ["-minimize_crash=1", f"-max_total_time={seconds}", f"-seed={attempt + 1}",
-                              f"-exact_artifact_path={tmp}", best], capture_output=True, env=ENV, timeout=seconds * 4)
+                              f"-exact_artifact_path={tmp}", best], capture_output=True, env=env, timeout=seconds * 4)
         if os.path.exists(tmp) and os.path.getsize(tmp) < os.path.getsize(best):
             sig, _, _ = reproduce("c", cmd, tmp)
             if sig == want:
@@ -401,6 +406,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("mode", choices=["fuzz", "regress", "triage", "minimize", "summary"])
     ap.add_argument("--out")
+    ap.add_argument("--tolerate", help="minimize: PROMPTSEL_FUZZ_TOLERATE for the minimizing runs")
     ap.add_argument("dir", nargs="?")
     ap.add_argument("--name")
     ap.add_argument("--kind", choices=["c", "python"], default="c")
@@ -424,8 +430,10 @@ def main():
     files = [c for c in cmd if os.path.isfile(c) and not os.access(c, os.X_OK) and not c.endswith(".py")]
     base = [c for c in cmd if c not in files]
     if a.mode == "minimize":
-        run = minimize_c if a.kind == "c" else minimize_python
-        sig, before, after = run(base, files[0], a.out)
+        if a.kind == "c":
+            sig, before, after = minimize_c(base, files[0], a.out, seconds=a.seconds, tolerate=a.tolerate)
+        else:
+            sig, before, after = minimize_python(base, files[0], a.out)
         print(f"minimize: {files[0]} ({before} bytes) -> {a.out} ({after} bytes): {sig}")
         return 0
     for sig, fs in triage(a.kind, base, files).items():
