@@ -57,6 +57,8 @@ static int tolerate(const char *what) {
  * (NaN scores, a checkpoint that does not load) is tolerated for that input too. */
 static int states_tolerated;
 
+int fz_reload_tolerated(void) { return states_tolerated || tolerate("reload"); }
+
 static const char *last_error(void) {
     const char *e = promptsel_last_error();
     return e ? e : "(no message)";

@@ -32,6 +32,10 @@ void fz_same_state(const promptsel_selector *a, const promptsel_selector *b, con
  * only seeds the choices made (batch sizes, success rates). */
 void fz_exercise(promptsel_selector *sel, const uint8_t *data, size_t size);
 
+/* Whether PROMPTSEL_FUZZ_TOLERATE lets a checkpoint written after fz_exercise fail
+ * to load (see fuzz_common.c). */
+int fz_reload_tolerated(void);
+
 /* A selector of `method` created from `params`, trained a few deterministic steps
  * (the existing handles the deserialize-into-a-handle checks overwrite). */
 promptsel_selector *fz_trained(const char *method, const char *params);
