@@ -10,6 +10,10 @@ OUT/checkpoint/  valid checkpoints of every method the library lists, in every
 OUT/json/        the reference samplers' files the Python importers read:
                  index_score.json (MoPPS), hmm_params.json (DPS) via
                  Selector.export_reference, and warm-start results {"<id>": [0/1, ...]}.
+                 Small hand-made seeds, if any, are copied from Tests/Fuzz/seeds/<kind>/.
+
+Some seeds are refused on load on purpose or by a finding (a boundary state after one
+step): the harnesses take refusals as ordinary inputs.
 
 Everything goes through the public promptsel API. Parameters that the Python
 keywords spell differently (DPS prior_pi, prior_alpha) are set by name in the
