@@ -22,6 +22,11 @@
 FUZZ_SECONDS    ?= 60
 FUZZ_CI_SECONDS ?= 15
 FUZZ_TIMEOUT    ?= 10
+# A regression input runs in milliseconds once its bug is fixed.
+FUZZ_REGRESS_TIMEOUT ?= 5
+# C harnesses in libFuzzer's fork mode: one run collects every finding (fuzz-ci: 0,
+# stop at the first, no overshoot of the time budget).
+FUZZ_FORK       ?= 1
 FUZZ_MAX_LEN    ?= 32768
 FUZZ_DIR        := .build-fuzz
 FUZZ_LIB        := $(FUZZ_DIR)/release/libpromptsel.so
@@ -74,7 +79,7 @@ fuzz-ci: fuzz-build
 	@start=$$(date +%s); rc=0; \
 	$(MAKE) --no-print-directory fuzz-regressions || rc=1; \
 	for h in $(FUZZ_HARNESSES); do \
-	  $(MAKE) --no-print-directory fuzz-run-$$h FUZZ_RUN_SECONDS=$(FUZZ_CI_SECONDS) || rc=1; done; \
+	  $(MAKE) --no-print-directory fuzz-run-$$h FUZZ_RUN_SECONDS=$(FUZZ_CI_SECONDS) FUZZ_FORK=0 || rc=1; done; \
 	$(FUZZ_RUN) summary $(FUZZ_DIR)/summary || rc=1; \
 	echo "fuzz-ci: $$(( $$(date +%s) - start )) s after the builds"; exit $$rc
 
@@ -86,7 +91,7 @@ fuzz-run-%:
 	@$(FUZZ_RUN) fuzz --name $* --kind $(FUZZ_KIND_$*) --seconds $(FUZZ_RUN_SECONDS) \
 	  --corpus $(FUZZ_DIR)/corpus/$* --seeds $(FUZZ_DIR)/seeds/$(FUZZ_SEEDS_$*) \
 	  --findings $(FUZZ_DIR)/findings/$* --summary $(FUZZ_DIR)/summary \
-	  --dict $(FUZZ_DICT_$*) --max-len $(FUZZ_MAX_LEN) --timeout $(FUZZ_TIMEOUT) -- $(FUZZ_CMD_$*)
+	  --dict $(FUZZ_DICT_$*) --max-len $(FUZZ_MAX_LEN) --timeout $(FUZZ_TIMEOUT) --fork $(FUZZ_FORK) -- $(FUZZ_CMD_$*)
 
 ## fuzz-regressions: every harness over Tests/Fuzz/regressions/ once (a fixed bug stays fixed)
 fuzz-regressions: fuzz-build
@@ -94,7 +99,7 @@ fuzz-regressions: fuzz-build
 	  $(MAKE) --no-print-directory fuzz-regress-$$h || rc=1; done; exit $$rc
 
 $(addprefix fuzz-regress-,$(FUZZ_HARNESSES)): fuzz-regress-%:
-	@$(FUZZ_RUN) regress --name $* --kind $(FUZZ_KIND_$*) --timeout $(FUZZ_TIMEOUT) \
+	@$(FUZZ_RUN) regress --name $* --kind $(FUZZ_KIND_$*) --timeout $(FUZZ_REGRESS_TIMEOUT) \
 	  --inputs $(FUZZ_SRC)/regressions/$(FUZZ_SEEDS_$*) -- $(FUZZ_CMD_$*)
 
 ## fuzz-build: everything the harnesses need (incremental)

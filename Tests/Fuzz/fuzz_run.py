@@ -9,7 +9,8 @@
 
 `fuzz` runs CMD (a libFuzzer binary, or `python fuzz_json_importers.py`) for S
 seconds. C harnesses run in libFuzzer's fork mode with -ignore_crashes, so one run
-collects every crash, leak and timeout it meets instead of stopping at the first;
+collects every crash, leak and timeout it meets instead of stopping at the first
+(--fork 0: stop at the first, as CI does);
 the Python harness keeps going by itself (PROMPTSEL_FUZZ_FINDINGS). Crash inputs are
 left in --findings; each is re-run once to name its cause (the invariant message,
 the sanitizer report, or the first frame of the Swift sources for a trap), and
@@ -189,7 +190,7 @@ def cmd_fuzz(a, cmd):
     if a.dict:
         flags.append(f"-dict={a.dict}")
     env = dict(ENV)
-    if a.kind == "c":
+    if a.kind == "c" and a.fork:
         flags += ["-fork=1", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
     else:
         env["PROMPTSEL_FUZZ_FINDINGS"] = a.findings
@@ -225,7 +226,8 @@ def print_run(s):
     execs = s.get("execs")
     rate = f" ({execs / s['seconds']:.0f}/s)" if execs and s["seconds"] else ""
     counters = s.get("lib_counters")
-    cov = f"cov {s.get('cov_start')} -> {s.get('cov_end')}, ft {s.get('ft')}, corpus {s.get('corpus')}"
+    na = lambda k: "-" if s.get(k) is None else s.get(k)  # noqa: E731 - not reached when a seed fails at once
+    cov = f"cov {na('cov_start')} -> {na('cov_end')}, ft {na('ft')}, corpus {na('corpus')}"
     if counters:
         cov += f"; instrumented counters per module {'+'.join(map(str, counters))}"
     print(f"fuzz {s['name']}: {execs} executions in {s['seconds']} s{rate}; {cov}")
@@ -419,6 +421,8 @@ def main():
     ap.add_argument("--dict")
     ap.add_argument("--max-len", type=int, default=32768)
     ap.add_argument("--timeout", type=int, default=10)
+    ap.add_argument("--fork", type=int, default=1,
+                    help="fuzz, C harnesses: 1 = fork mode, every finding of the run (default); 0 = stop at the first")
     a = ap.parse_args(argv)
     if a.mode == "fuzz":
         return cmd_fuzz(a, cmd)
