@@ -143,6 +143,20 @@ static promptsel_selector *scratch_like(const promptsel_selector *sel, const cha
     if (strcmp(again, params) != 0) fz_fail("%s: params do not round-trip: \"%s\" -> \"%s\"", label, params, again);
     free(again);
     free(params);
+    /* A feature method (gps, hybrid) keeps state only for prompts with features:
+     * the scratch is then a copy of `sel` (its features, its parameters). */
+    size_t dim = 0;
+    if (promptsel_selector_feature_dim(&dim, sel) == PROMPTSEL_OK && dim > 0) {
+        size_t need = 0;
+        (void)promptsel_selector_serialize(NULL, 0, &need, sel);
+        uint8_t *bytes = malloc(need ? need : 1);
+        if (!bytes) abort();
+        fz_ok(promptsel_selector_serialize(bytes, need, &need, sel), "serialize");
+        promptsel_selector_free(s);
+        s = NULL;
+        fz_ok(promptsel_selector_from_bytes(&s, bytes, need), "from_bytes");
+        free(bytes);
+    }
     return s;
 }
 
@@ -268,14 +282,18 @@ void fz_exercise(promptsel_selector *sel, const uint8_t *data, size_t size) {
     check_column_ranges(sel, ids, count + extra, width, h);
     double prior[64];
     fz_ok(promptsel_selector_prior(prior, 64, sel), "prior");
-    {
+    size_t feature_dim = 0;
+    (void)promptsel_selector_feature_dim(&feature_dim, sel);
+    /* Feature methods hold state only for prompts with features: a tracked id. */
+    if (feature_dim == 0 || count > 0) {
         promptsel_selector *scratch = scratch_like(sel, "prior");
-        int64_t id = 0;
+        int64_t id = feature_dim > 0 ? ids[0] : 0;
         int rc = promptsel_selector_set_state(scratch, &id, prior, 1);
         if (rc != PROMPTSEL_OK) fz_fail("the prior row is one set_state refuses: %s", last_error());
         promptsel_selector_free(scratch);
     }
-    check_predictions(sel, ids, count + extra, "as loaded");
+    /* Feature methods predict only prompts with features: the tracked ones. */
+    check_predictions(sel, ids, feature_dim > 0 ? count : count + extra, "as loaded");
     check_round_trip(sel, "as loaded");
     fz_ok(promptsel_selector_count(&len, sel), "count");
     if (len != count) fz_fail("queries changed the number of prompts (%zu -> %zu)", count, len);
@@ -298,6 +316,11 @@ void fz_exercise(promptsel_selector *sel, const uint8_t *data, size_t size) {
         pool[n++] = -(int64_t)(h >> 3) - step;
         pool[n++] = pool[0];  /* a duplicate candidate */
         if (n > pool_cap) abort();
+        if (feature_dim > 0 && feature_dim <= 1024) {  /* the new prompts get features first */
+            float features[2 * 1024];
+            for (size_t k = 0; k < 2 * feature_dim; k++) features[k] = (float)((int)((h >> (k % 60)) & 7) - 3) / 4;
+            fz_ok(promptsel_selector_set_features(sel, &pool[n - 3], features, 2, feature_dim), "set_features");
+        }
         size_t batch = 1 + (size_t)((h >> (5 * step)) % (n < 8 ? n : 8)), got = 0;
         int rc = promptsel_selector_select(positions, scores, rows, 27, &got, sel, pool, n, batch);
         fz_ok(rc, "select");

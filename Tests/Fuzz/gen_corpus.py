@@ -84,6 +84,28 @@ def variants(method):
     return out
 
 
+FEATURE_IDS = np.concatenate([np.array([0, 1, 2, 3, 5, 8, 13, 21, 34, 55, -1, 2**63 - 1, -(2**63), 123456789]),
+                              np.arange(40), np.arange(900, 910)]).astype(np.int64)
+
+
+def selector(method, seed):
+    """A fresh selector; a feature method (gps, hybrid) gets small features for every
+    id the corpus uses, so its states carry the model and the feature rows."""
+    if "dim" not in promptsel.describe(method).params:
+        return promptsel.Selector(method, seed=seed)
+    sel = promptsel.Selector(method, seed=seed, dim=4, rank=4)
+    ids = np.unique(FEATURE_IDS)
+    sel.set_features(ids, np.random.default_rng(seed).standard_normal((ids.size, 4)))
+    return sel
+
+
+def feature_prefix(method, name):
+    """Feature methods keep the corpus's small dim and rank in every variant."""
+    if "dim" not in promptsel.describe(method).params or name.startswith(("dim-", "rank-")):
+        return ""
+    return "dim=4 rank=4 "
+
+
 def train(sel, steps, pool, rng, batch=4):
     for _ in range(steps):
         pos, _ = sel.select(pool, min(batch, len(pool)))
@@ -107,7 +129,7 @@ def boundary_rows(sel):
             r = prior.copy()
             r[0:3], r[3:12], r[12:15], r[15] = pi, counts, pi, sampled
             rows.append(r.tolist())
-    return np.array(rows, dtype=float).reshape(len(rows), -1)
+    return np.array(rows, dtype=float).reshape(len(rows), prior.size)
 
 
 def write(path, data):
@@ -129,10 +151,10 @@ def main():
     pool = np.array([0, 1, 2, 3, 5, 8, 13, 21, 34, 55, -1, 2**63 - 1, -(2**63), 123456789], dtype=np.int64)
     written = refused = 0
     for method in _native.methods():
-        base = promptsel.Selector(method, seed=1)
+        base = selector(method, 1)
         for name, text in variants(method):
             try:
-                sel = with_params(base, text)
+                sel = with_params(base, feature_prefix(method, name) + text)
             except promptsel.PromptSelError:  # a combination the library refuses (upper < lower)
                 refused += 1
                 continue
@@ -142,7 +164,7 @@ def main():
                 write(os.path.join(ckpt_dir, f"{method}-{name}-{steps}steps.bin"), s.to_bytes())
                 written += 1
         # Longer history, more prompts.
-        s = promptsel.Selector(method, seed=7)
+        s = selector(method, 7)
         train(s, 25, np.arange(40, dtype=np.int64), rng, batch=8)
         write(os.path.join(ckpt_dir, f"{method}-long.bin"), s.to_bytes())
         # States at the ends of their domains, then one step.
@@ -158,7 +180,7 @@ def main():
 
         # The method's reference file (export_reference), if it has one.
         with tempfile.TemporaryDirectory() as tmp:
-            for tag, sel in (("trained", s), ("empty", promptsel.Selector(method, seed=1))):
+            for tag, sel in (("trained", s), ("empty", selector(method, 1))):
                 try:
                     path = sel.export_reference(tmp)
                 except (promptsel.UnsupportedError, NotImplementedError):
