@@ -72,9 +72,9 @@ sanitize-asan: SAN_SWIFTFLAGS  := --sanitize=address -Xcc -fsanitize=undefined \
 sanitize-asan: SAN_TESTFLAGS   :=
 sanitize-asan: SAN_FSANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 sanitize-asan: SAN_PRELOAD      = $(SAN_RT)/libclang_rt.asan-x86_64.so
-sanitize-asan: SAN_ENV          = ASAN_OPTIONS=$(SAN_OPTS_COMMON):halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1 \
+sanitize-asan: SAN_ENV          = SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$(SAN_OPTS_COMMON):halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1 \
                                   UBSAN_OPTIONS=$(SAN_OPTS_COMMON):halt_on_error=1:print_stacktrace=1
-sanitize-asan: SAN_PYTEST_ENV   = ASAN_OPTIONS=$(SAN_OPTS_COMMON):halt_on_error=1:detect_leaks=0:detect_stack_use_after_return=1:log_path=$(SAN_LOGS)/asan \
+sanitize-asan: SAN_PYTEST_ENV   = SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$(SAN_OPTS_COMMON):halt_on_error=1:detect_leaks=0:detect_stack_use_after_return=1:log_path=$(SAN_LOGS)/asan \
                                   UBSAN_OPTIONS=$(SAN_OPTS_COMMON):halt_on_error=1:print_stacktrace=1:log_path=$(SAN_LOGS)/ubsan
 sanitize-asan: SAN_C_CANARIES  := overflow:'SUMMARY: AddressSanitizer: heap-buffer-overflow .*/Sources/PromptSel/' \
                                   leak:'ERROR: LeakSanitizer: detected memory leaks' \
@@ -89,8 +89,8 @@ sanitize-tsan: SAN_FSANITIZE   := -fsanitize=thread
 # The TSan runtime of this toolchain has libdispatch interceptors: it needs libdispatch.
 sanitize-tsan: SAN_PRELOAD      = $(SAN_RT)/libclang_rt.tsan-x86_64.so $(SAN_SWIFT_RT)/libdispatch.so \
                                   $(abspath $(SAN_DIR))/libswift_tsan_hook.so
-sanitize-tsan: SAN_ENV          = TSAN_OPTIONS=$(SAN_OPTS_COMMON):second_deadlock_stack=1
-sanitize-tsan: SAN_PYTEST_ENV   = TSAN_OPTIONS=$(SAN_OPTS_COMMON):second_deadlock_stack=1:log_path=$(SAN_LOGS)/tsan
+sanitize-tsan: SAN_ENV          = SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=$(SAN_OPTS_COMMON):second_deadlock_stack=1
+sanitize-tsan: SAN_PYTEST_ENV   = SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=$(SAN_OPTS_COMMON):second_deadlock_stack=1:log_path=$(SAN_LOGS)/tsan
 sanitize-tsan: SAN_C_CANARIES  := race:'SUMMARY: ThreadSanitizer: data race .*/Sources/PromptSel/'
 sanitize-tsan: SAN_PY_CANARIES := race:'SUMMARY: ThreadSanitizer: data race .*/Sources/PromptSel/'
 sanitize-tsan: SAN_SWIFT_CANARY := 'SUMMARY: ThreadSanitizer: .*race .*/Sources/PromptSelCore/'
