@@ -5,8 +5,10 @@
  * B^ candidate prompts to roll out so that rollouts are spent on prompts that are
  * neither always nor never solved. After the rollouts the trainer feeds back each
  * chosen prompt's success rate. Methods, by name: "mopps" (Beta posterior +
- * Thompson sampling) and "dps" (hidden Markov model of the solving state); the
- * library describes each method's parameters, state and metrics itself.
+ * Thompson sampling), "dps" (hidden Markov model of the solving state), "gps" (a
+ * shared Bayesian model on prompt features) and "hybrid" (per-prompt Beta
+ * posteriors with the feature model's prior); the library describes each method's
+ * parameters, state and metrics itself.
  *
  * Ownership
  *   Every pointer argument is borrowed for the duration of the call only; the
@@ -109,12 +111,12 @@ int promptsel_methods(char *out, size_t out_cap, size_t *out_len);
 /**
  * Writes the description of `method`: one tab-separated line per item,
  *   method  <name>  <summary>
- *   param   <name>  <type: real|uint64|bool|choice>  <default>  <domain>  <doc>
+ *   param   <name>  <type: real|int|uint64|bool|choice>  <default>  <domain>  <doc>
  *   state   <column name>  <doc>          (the per-prompt state, in column order)
  *   metric  <name>  <scope: step|all>  <doc>
  * Domains read "[0, 1]", "(0, 1]" or "topk|threshold|uniform".
- * @return PROMPTSEL_E_INVALID_ARG for an unknown method, PROMPTSEL_E_UNSUPPORTED
- *         for a reserved one (gps).
+ * @return PROMPTSEL_E_INVALID_ARG for an unknown method (the message names the
+ *         nearest one).
  */
 int promptsel_method_describe(char *out, size_t out_cap, size_t *out_len, const char *method);
 
@@ -161,7 +163,8 @@ int promptsel_selector_ids(int64_t *out, size_t out_cap, size_t *out_len,
 
 /** *out = number of state columns per prompt (the "state" lines of the description):
  *  2 for mopps (alpha, beta), 16 for dps (3 beliefs, 9 counts, 3 earlier beliefs,
- *  times observed). */
+ *  times observed), 1 for gps (times observed), 3 for hybrid (own evidence, times
+ *  observed). */
 int promptsel_selector_state_width(size_t *out, const promptsel_selector *sel);
 
 /* ---- One training step ------------------------------------------------- */
