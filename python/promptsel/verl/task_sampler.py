@@ -37,10 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import methods
-from .features import featurize
-from .errors import CheckpointError, InvalidArgumentError, PromptSelError, with_context
-from .selector import Selector
+from .. import methods
+from ..features import featurize
+from ..errors import CheckpointError, InvalidArgumentError, PromptSelError, with_context
+from ..selector import Selector
 
 #: The native checkpoint save() writes beside index_score.json.
 NATIVE_CHECKPOINT_FILE = "promptsel_state.bin"
