@@ -100,3 +100,5 @@ clean:
 # Reliability targets, each in its own file: fuzz / fuzz-ci (mk/fuzz.mk),
 # sanitize (mk/sanitize.mk).
 -include mk/fuzz.mk mk/sanitize.mk
+# The CurriculumSampler against real verl 0.7.1 on CPU: test-verl (mk/verl.mk).
+-include mk/verl.mk
