@@ -299,6 +299,8 @@ class CurriculumCore:
             last = None if state["last_batch"] is None else np.frombuffer(state["last_batch"], "<i8").astype(np.int64)
             cursor, epoch_step = int(state["cursor"]), int(state["epoch_step"])
             steps, updates, run_id = int(state["steps"]), int(state["updates"]), bytes(state["run_id"])
+        except CheckpointError:
+            raise  # a ValueError too: the reasons above must not be reported as "malformed"
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"malformed CurriculumSampler state_dict: {e!r}") from None
         if perm.size not in (0, n) or (perm.size and not np.array_equal(np.sort(perm), np.arange(n))):

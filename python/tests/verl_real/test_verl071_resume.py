@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+from promptsel.errors import CheckpointError
 from verl_harness import SAMPLER, Crash, Run, config, write_parquet
 
 IDS = list(range(900, 940))
@@ -154,3 +155,21 @@ def test_data_pt_holds_the_sampler_state_as_builtins(data, tmp_path):
     assert builtins_only(inner), inner
     assert pickle.loads(pickle.dumps(inner)) == inner
     assert torch.load(run.data_pt(3), weights_only=True)["_sampler_iter_state"]["sampler_state"] == inner
+
+
+def test_resume_on_other_data_is_refused_with_the_reason(data, tmp_path):
+    """A resumed job whose dataset differs (here verl's own train_max_samples subsample
+    drawn with another data.seed, as happens when data.seed is left null) must fail
+    saying so, not resume a selector on prompts it does not match."""
+    ckpt = tmp_path / "ckpt"
+    cfg = config(*SAMPLER, "data.train_max_samples=30", batch=4, n=4, files=data)
+    run = Run(cfg, SOLVE, ckpt_dir=ckpt)
+    run.fit(total_epochs=EPOCHS, stop_after=2, save_freq=2)
+    other = config(*SAMPLER, "data.train_max_samples=30", "data.seed=2", batch=4, n=4, files=data)
+    again = Run(other, SOLVE, ckpt_dir=ckpt)
+    assert list(again.sampler.ids) != list(run.sampler.ids)
+    again.load_checkpoint(2)
+    with pytest.raises(CheckpointError, match="another dataset") as err:
+        again.fit(total_epochs=EPOCHS, stop_after=1)
+    assert "malformed" not in str(err.value)
+

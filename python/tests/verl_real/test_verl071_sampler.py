@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hydra.errors import ConfigCompositionException
 
+from promptsel import prompt_ids
 from promptsel.errors import InvalidArgumentError
 from verl.experimental.dataset.sampler import AbstractCurriculumSampler
 from verl_harness import SAMPLER, Run, config, word_tokenizer, write_parquet
@@ -41,6 +42,11 @@ def test_settings_reach_the_sampler_through_verls_config(parquet):
     # The default (no method key) is MoPPS, seeded from data.seed.
     default = Run(sampler_config(path), {}).sampler
     assert default.selector.method == "mopps" and default.selector.config.seed == 1
+    # data.gen_batch_size, when set, is the loader's batch and so the sampler's B.
+    run = Run(sampler_config(path, "+data.gen_batch_size=12", batch=8), {i: 0.5 for i in range(100, 164)})
+    assert run.sampler.batch_size == 12 and len(run.sampler) == 60 and len(run.loader) == 5
+    run.fit(stop_after=2)
+    assert [len(s["ids"]) for s in run.steps] == [12, 12] and [c.size for c in run.candidates] == [64, 64]
 
 
 def test_unknown_or_unprefixed_settings_fail(parquet):
@@ -153,6 +159,22 @@ def test_ids_map_to_positions_of_a_filtered_subsampled_dataset(parquet):
     p = run.sampler.selector.predict(seen)
     solved = np.array([solve[i] == 1.0 for i in seen.tolist()])
     assert solved.any() and (~solved).any()
+    assert p[solved].min() > 0.5 > p[~solved].max()
+
+
+def test_string_ids(parquet):
+    """extra_info.index may be a string (a dataset's own question ids): the sampler
+    tracks promptsel.prompt_ids of it, and rows, choices and feedback agree."""
+    ids = [f"gsm8k-train-{i}" for i in range(60)]
+    solve = {pid: float(k % 2 == 0) for k, pid in enumerate(ids)}
+    run = Run(sampler_config(parquet(ids), batch=8, n=4), solve)
+    np.testing.assert_array_equal(run.sampler.ids, prompt_ids(ids))
+    run.fit(stop_after=5)
+    for step, chosen in zip(run.steps, run.chosen):
+        np.testing.assert_array_equal(prompt_ids(step["ids"].tolist()), chosen)
+    seen = sorted(set(np.concatenate([s["ids"] for s in run.steps]).tolist()))
+    p = run.sampler.selector.predict(prompt_ids(seen))
+    solved = np.array([solve[i] == 1.0 for i in seen])
     assert p[solved].min() > 0.5 > p[~solved].max()
 
 

@@ -63,17 +63,17 @@ def _composed(overrides):
 
 def write_parquet(path, ids, words=None, index_key="index", tags=None):
     """A training parquet in verl's format (examples/data_preprocess/gsm8k.py): one row
-    per id, extra_info.index = id (no index with index_key=None). words[i] (default 3)
+    per id, extra_info.index = id (an int or a str; none with index_key=None). words[i] (default 3)
     is the prompt's length in words, for the overlong-prompt filter; tags[i] a word
     the prompt starts with (a feature the gps / hybrid models can learn from)."""
     rows = []
     for i, pid in enumerate(ids):
         k = 3 if words is None else words[i]
         head = ["solve"] if tags is None else [tags[i], "solve"]
-        text = " ".join(head + [f"w{(pid + j) % 10}" for j in range(k - 1)])
+        text = " ".join(head + [f"w{(i + j) % 10}" for j in range(k - 1)])
         extra = {"split": "train", "answer": str(pid)}
         if index_key is not None:
-            extra[index_key] = int(pid)
+            extra[index_key] = pid if isinstance(pid, str) else int(pid)
         rows.append({"data_source": "synthetic/solve", "prompt": [{"role": "user", "content": text}],
                      "ability": "math", "reward_model": {"style": "rule", "ground_truth": str(pid)},
                      "extra_info": extra})
@@ -232,7 +232,7 @@ class Run:
         input's non-tensor keys) and the truth per drawn prompt."""
         rows = len(gen_out)
         rng = np.random.default_rng([self.outcome_seed, self.global_steps])
-        ids = np.array([int(e["index"]) for e in gen_out.non_tensor_batch["extra_info"]], dtype=np.int64)
+        ids = np.array([e["index"] for e in gen_out.non_tensor_batch["extra_info"]])   # ints, or str ids
         p = np.array([self.solve[i] for i in ids])
         correct = rng.random(rows) < p
         lengths = rng.integers(1, RESPONSE_LEN + 1, size=rows)
