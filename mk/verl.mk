@@ -12,7 +12,8 @@
 # the verl wheel installs a top-level `tests` package into site-packages, and
 # python/tests/conftest.py (the system-python suite's) has nothing to do here. The
 # main suite (make test-python) does not collect verl_real: its conftest ignores the
-# tests when verl is not importable. HF datasets' cache goes to a temporary folder.
+# tests unless PROMPTSEL_TEST_VERL=1 (set here) or verl 0.7.x is installed. HF
+# datasets' cache goes to a temporary folder, removed afterwards.
 
 VERL_VERSION ?= 0.7.1
 VERL_TESTS   := python/tests/verl_real
@@ -25,7 +26,7 @@ test-verl: lib
 	@py=$$($(SHELL) $(VERL_TESTS)/venv.sh $(VERL_VERSION) | tail -n 1); \
 	hf=$$(mktemp -d); trap 'rm -rf "$$hf"' EXIT; \
 	cd $(VERL_TESTS) && env PYTHONPATH=$(abspath python) PROMPTSEL_LIB=$(abspath $(LIB)) \
-	  HF_DATASETS_CACHE="$$hf" PYTHONDONTWRITEBYTECODE=1 \
+	  HF_DATASETS_CACHE="$$hf" PROMPTSEL_TEST_VERL=1 PYTHONDONTWRITEBYTECODE=1 \
 	  "$$py" -m pytest $(VERL_PYTEST) -p no:cacheprovider -W ignore::DeprecationWarning \
 	  --rootdir=$(abspath $(VERL_TESTS)) --confcutdir=$(abspath $(VERL_TESTS)) test_verl071*.py
 

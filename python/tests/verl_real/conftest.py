@@ -1,15 +1,21 @@
-"""The real-verl tests (make test-verl) run only in the venv venv.sh builds, with
-verl 0.7.1 installed: elsewhere (make test-python's system interpreter) this folder
-is not collected. Nothing here imports verl, torch or hydra at collection time."""
+"""The real-verl tests run under `make test-verl`, in the venv venv.sh builds (verl
+0.7.1, which sets PROMPTSEL_TEST_VERL=1). Elsewhere (make test-python's interpreter)
+they are collected only if verl 0.7.x is installed there, and otherwise ignored.
+Nothing here imports verl, torch or hydra at collection time."""
 
-import importlib.util
 import os
 import tempfile
+from importlib import metadata
 
 import pytest
 
-_VERL = importlib.util.find_spec("verl") is not None and importlib.util.find_spec("hydra") is not None
-if not _VERL:
+REQUIRED = os.environ.get("PROMPTSEL_TEST_VERL") == "1"
+try:
+    _VERSION = metadata.version("verl")
+except metadata.PackageNotFoundError:
+    _VERSION = None
+
+if not REQUIRED and not (_VERSION or "").startswith("0.7."):
     collect_ignore_glob = ["test_*.py"]
 else:
     # datasets (RLHFDataset reads the parquet with it) caches under ~/.cache otherwise.
