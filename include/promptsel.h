@@ -1,7 +1,8 @@
 /* promptsel.h: C ABI of libpromptsel, online prompt selection for RL post-training.
  *
  * A selector tracks one small model per prompt id (an arbitrary int64, e.g. the
- * dataset row id `extra_info.index`) and, each training step, picks which B of the
+ * dataset row id `extra_info.index`; string ids map to int64 through
+ * promptsel_ids_from_strings) and, each training step, picks which B of the
  * B^ candidate prompts to roll out so that rollouts are spent on prompts that are
  * neither always nor never solved. After the rollouts the trainer feeds back each
  * chosen prompt's success rate. Methods, by name: "mopps" (Beta posterior +
@@ -54,7 +55,7 @@ extern "C" {
 /* The version's one source: the library's version string, the Python package's
  * metadata (hatch_build.py) and promptsel.__version__ all derive from these. */
 #define PROMPTSEL_VERSION_MAJOR 0
-#define PROMPTSEL_VERSION_MINOR 2
+#define PROMPTSEL_VERSION_MINOR 3
 #define PROMPTSEL_VERSION_PATCH 0
 #define PROMPTSEL_VERSION_NUMBER \
     (PROMPTSEL_VERSION_MAJOR * 10000 + PROMPTSEL_VERSION_MINOR * 100 + PROMPTSEL_VERSION_PATCH)
@@ -301,6 +302,37 @@ int promptsel_selector_predict_std(double *out_std, size_t out_cap, const prompt
 int promptsel_selector_allocate(int64_t *out_counts, double *out_mean, size_t out_cap,
                                 const promptsel_selector *sel, const int64_t *ids, size_t n,
                                 size_t budget, size_t min_per, size_t max_per);
+
+/* ---- Prompt ids from strings ----------------------------------------- */
+
+/**
+ * Maps n string prompt ids to int64 ids, the same in every process, language and
+ * machine (promptsel.prompt_ids in Python is this function). String i is the bytes
+ * bytes[offsets[i] .. offsets[i+1]) (any bytes: UTF-8 is not required, NUL is an
+ * ordinary byte); offsets has n + 1 entries, offsets[0] == 0, nondecreasing,
+ * offsets[n] == bytes_len. bytes may be NULL when bytes_len == 0.
+ *
+ * out_ids[i] is, for the bytes s of string i:
+ *   - the integer s spells, when s is its canonical decimal spelling exactly as
+ *     Python's str(int) writes it: ASCII, matching -?(0|[1-9][0-9]*), not "-0", and
+ *     within [-2^63, 2^63 - 1]. So "7" -> 7, "-7" -> -7, "9223372036854775807" ->
+ *     INT64_MAX, and a run keyed by str(index) agrees with one keyed by index.
+ *   - otherwise (e.g. "", "007", "-0", "+7", " 7", "9223372036854775808", "abc"):
+ *     fmix64(fnv1a64(s)) reinterpreted as two's-complement int64, where
+ *       fnv1a64: h = 0xcbf29ce484222325; for each byte b: h = (h ^ b) * 0x100000001b3
+ *       fmix64:  h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33;
+ *                h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33
+ *     (all arithmetic modulo 2^64). E.g. "" -> -1166397803181037274,
+ *     "abc" -> 3741276987793851837.
+ * Distinct strings may collide (probability about n^2 / 2^65 for n strings), and a
+ * hashed string may equal some integer id; this function does not look for either
+ * (Python's promptsel.prompt_ids does, within one call). It reads no selector and
+ * changes nothing. out_cap counts ids (>= n).
+ * @return PROMPTSEL_OK, PROMPTSEL_E_INVALID_ARG (NULL arrays, offsets not as above,
+ *         sizes too large), PROMPTSEL_E_BUFFER_TOO_SMALL.
+ */
+int promptsel_ids_from_strings(int64_t *out_ids, size_t out_cap, const uint8_t *bytes, size_t bytes_len,
+                               const size_t *offsets, size_t n);
 
 /* ---- Checkpoints ------------------------------------------------------- */
 

@@ -143,6 +143,7 @@ _SIGNATURES = {
                                                _size, _size, _size, _size]),
     "promptsel_featurize_text": (_c.c_int, [_out(np.float32), _size, _c.c_char_p, _in(np.uintp), _size, _size]),
     "promptsel_featurize_tokens": (_c.c_int, [_out(np.float32), _size, _in(np.int64), _in(np.uintp), _size, _size]),
+    "promptsel_ids_from_strings": (_c.c_int, [_out(np.int64), _size, _in(np.uint8), _size, _in(np.uintp), _size]),
 }
 
 
@@ -348,6 +349,14 @@ def featurize_tokens(tokens, offsets, dim: int):
     out = np.empty(n * dim, dtype=np.float32)
     lib.promptsel_featurize_tokens(out, out.size, tokens, offsets, n, dim)
     return out.reshape(n, dim)
+
+
+def ids_from_strings(data, offsets):
+    """int64 ids of the strings data[offsets[i]:offsets[i+1]] (uint8 and uintp arrays), one call."""
+    n = offsets.size - 1
+    out = np.empty(n, dtype=np.int64)
+    lib.promptsel_ids_from_strings(out, out.size, data, data.size, offsets, n)
+    return out
 
 
 def set_features(handle, ids_, rows) -> None:

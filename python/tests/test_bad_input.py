@@ -178,6 +178,15 @@ CASES = [
     ("allocate min > max", "mopps", "promptsel_selector_allocate", lambda h: (p(pos), p(out), sz(8), h, p(ids3), sz(3), sz(10), sz(3), sz(2))),
     ("allocate wrapped budget", "mopps", "promptsel_selector_allocate", lambda h: (p(pos), p(out), sz(8), h, p(ids3), sz(3), WRAPPED, sz(0), sz(2))),
     ("allocate NULL out", "mopps", "promptsel_selector_allocate", lambda h: (NULL, p(out), sz(8), h, p(ids3), sz(3), sz(10), sz(0), sz(5))),
+    ("ids_from_strings NULL out", None, "promptsel_ids_from_strings", lambda h: (NULL, sz(8), b"ab cd", sz(5), p(offs), sz(2))),
+    ("ids_from_strings NULL bytes", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), NULL, sz(5), p(offs), sz(2))),
+    ("ids_from_strings NULL offsets", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(5), NULL, sz(2))),
+    ("ids_from_strings decreasing", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(5), p(bad_offs), sz(2))),
+    ("ids_from_strings end != bytes_len", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(4), p(offs), sz(2))),
+    ("ids_from_strings small", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(1), b"ab cd", sz(5), p(offs), sz(2))),
+    ("ids_from_strings wrapped n", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(5), p(offs), WRAPPED)),
+    ("ids_from_strings wrapped bytes_len", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", WRAPPED, p(offs), sz(2))),
+    ("ids_from_strings huge n", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(5), p(offs), HUGE)),
 ]
 fout = np.zeros(64, dtype=np.float32)
 
@@ -271,6 +280,12 @@ C_EXPECTED = {
     "predict_std small": ("small", "capacity"), "allocate on dps": ("unsup", "no predictive"),
     "allocate budget < floor": ("range", "below min_per"), "allocate min > max": ("inv", "min_per <= max_per"),
     "allocate wrapped budget": ("inv", "too large"), "allocate NULL out": ("inv", "out_counts is NULL"),
+    "ids_from_strings NULL out": ("inv", "out_ids is NULL"), "ids_from_strings NULL bytes": ("inv", "bytes is NULL"),
+    "ids_from_strings NULL offsets": ("inv", "offsets is NULL"),
+    "ids_from_strings decreasing": ("inv", "must not decrease"),
+    "ids_from_strings end != bytes_len": ("inv", "must equal the byte length 4"),
+    "ids_from_strings small": ("small", "capacity"), "ids_from_strings wrapped n": ("inv", "too large"),
+    "ids_from_strings wrapped bytes_len": ("inv", "too large"), "ids_from_strings huge n": ("inv", "too large"),
 }
 
 
