@@ -39,6 +39,8 @@
  *   Every random choice comes from a generator owned by the handle and seeded from
  *   the `seed` parameter. Its state is part of every checkpoint, so a selector restored from a
  *   checkpoint makes exactly the choices the uninterrupted one would have made.
+ *   promptsel_selector_shuffle lends the same generator to the caller's own random
+ *   choices.
  */
 #ifndef PROMPTSEL_H
 #define PROMPTSEL_H
@@ -202,6 +204,21 @@ int promptsel_selector_select(int64_t *out_positions, double *out_scores, double
  */
 int promptsel_selector_update(promptsel_selector *sel, const int64_t *ids,
                               const double *success_rate, const int32_t *rollouts, size_t n);
+
+/**
+ * Shuffles values[0..n) in place with the selector's generator, so that a sampler's
+ * own random choices (an epoch's order, a random subset) are seeded by `seed` and
+ * restored by a checkpoint like the selector's: a handle restored from a checkpoint
+ * shuffles exactly as the uninterrupted one would have. Forward Fisher-Yates: for
+ * i = 0 .. n-2, swap values[i] and values[i + U(n - i)], where U(m) is uniform in
+ * [0, m) by Lemire's multiply-and-reject method on the generator's 64-bit outputs
+ * (unbiased: every permutation equally likely). Advances the generator that
+ * select uses (by at least n - 1 outputs); no_update does not affect it. n == 0 and
+ * n == 1 change nothing (values may be NULL when n == 0).
+ * @return PROMPTSEL_OK, PROMPTSEL_E_INVALID_ARG (NULL handle, NULL values with
+ *         n > 0, n too large).
+ */
+int promptsel_selector_shuffle(promptsel_selector *sel, int64_t *values, size_t n);
 
 /* ---- Queries (never create entries; unknown ids report the prior) ------ */
 

@@ -122,6 +122,7 @@ _SIGNATURES = {
     "promptsel_selector_select": (_c.c_int, [_out(np.int64), _out(np.float64), _c.c_void_p, _size, _size_p,
                                              SelectorPtr, _in(np.int64), _size, _size]),
     "promptsel_selector_update": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64), _in(np.int32), _size]),
+    "promptsel_selector_shuffle": (_c.c_int, [SelectorPtr, _out(np.int64), _size]),
     "promptsel_selector_predict": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size]),
     "promptsel_selector_get_state": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size,
                                                 _size, _size]),
@@ -261,6 +262,11 @@ def select(handle, candidates, batch: int, width: int = 0):
 
 def update(handle, ids_, rates, rollouts) -> None:
     lib.promptsel_selector_update(handle, ids_, rates, rollouts, ids_.size)
+
+
+def shuffle(handle, values) -> None:
+    """Shuffles an int64 array in place with the handle's generator."""
+    lib.promptsel_selector_shuffle(handle, values, values.size)
 
 
 def predict(handle, ids_):
