@@ -256,7 +256,7 @@ C_EXPECTED = {
     "get_state small": ("small", "capacity"), "get_state columns beyond": ("inv", "outside the 2 state columns"),
     "get_state wrapped column": ("inv", "too large"), "prior small": ("small", "capacity"),
     "prior NULL out": ("inv", "out is NULL"), "metrics unknown scope": ("inv", "scope"),
-    "metrics small": ("small", "metrics need 7"), "metrics NULL out_len": ("inv", "out_len is NULL"),
+    "metrics small": ("small", "metrics need 11"), "metrics NULL out_len": ("inv", "out_len is NULL"),
     "set_state NULL values": ("inv", "values is NULL"), "set_state NaN": ("range", "not a probability vector"),
     "set_state wrapped n": ("inv", "too large"), "set_state zero count": ("range", "alpha and beta must lie in"),
     "warm_start NULL": ("inv", "is NULL"), "warm_start NaN weight": ("inv", "weight must be finite"),
