@@ -127,6 +127,9 @@ class MethodSpec:
     #: Whether TaskSampler registers features of the candidates (featurize of the
     #: prompt text or token ids) before each select.
     features: bool = False
+    #: TaskSampler.compute_statistics(): the reference trainer's metric names (after
+    #: metric_prefix) -> the library's "all"-scope metric that is the same statistic.
+    reference_statistics: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     def library_params(self, kwargs):
         """Keyword arguments as library parameters ({name: python value})."""
@@ -178,6 +181,17 @@ METHODS = {
         acquisition_state=("p_unsolved", "p_partial", "p_solved"),
         metric_prefix="tasksample_hmm/",
         metric_scopes=("step", "all"),
+        # maoyixiu/DPS recipe/dps/task_sampler.py compute_statistics.
+        reference_statistics={
+            "state_distribution_statelevel_entropy": "mean_entropy",
+            "transition_matrix_datalevel_variance": "alpha_variance",
+            "state_distribution_datalevel_variance": "belief_variance",
+            "state_distribution_statelevel_max": "belief_max_mean",
+            "state_distribution_statelevel_min": "belief_min_mean",
+            "sample_times_std": "sampled_std",
+            "sample_times_max": "sampled_max",
+            "sample_times_min": "sampled_min",
+        },
     ),
     "gps": MethodSpec(
         name="gps", label="GPS", keywords={}, verl_keys={}, legacy_config={},

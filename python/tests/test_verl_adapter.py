@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from promptsel import CheckpointError, InvalidArgumentError, TaskSampler
-from promptsel.verl import NATIVE_CHECKPOINT_FILE, _get
+from promptsel.verl import NATIVE_CHECKPOINT_FILE
+from promptsel.verl.config import get as _get
 
 try:
     import torch

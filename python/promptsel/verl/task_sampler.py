@@ -5,11 +5,13 @@
     sampler = TaskSampler(config)                              # or (config, 40315, init=..., init_dir=...)
     batch_dict, scores = sampler.sample_batch(batch_dict)      # right after the dataloader
     sampler.train(batch_dict, success_rate)                    # right after the reward
+    metrics = sampler.compute_statistics(metrics)              # the DPS trainer, every step
     sampler.save(".../global_step_N/actor"); sampler.load(...)
 
 Config keys read (OmegaConf DictConfig, nested dicts or attribute objects):
 `data.train_batch_size` (B), `actor_rollout_ref.rollout.n` (k), `data.seed`, and under
-`tasksampler.`: `method` ("mopps"), `seed`, `bandit_sample_strategy`,
+`tasksampler.`: `method` (when absent, `hmm_*` keys mean dps and `bandit_*` keys
+mopps; both or neither is an error), `seed`, `bandit_sample_strategy`,
 `bandit_target_mean`, `bandit_lower_bound`, `bandit_upper_bound`,
 `bandit_decay_ratio`, `bandit_no_update`, `bandit_init`, `bandit_init_dir`; with
 `tasksampler.method=dps`: `hmm_prior_alpha`, `hmm_prior_pi`, `hmm_sample_strategy`,
@@ -19,6 +21,10 @@ Differences from the reference, on purpose:
 - Rollouts per update are k_eff = n if n > 1 else 8, the reference README's
   semantics. (Its code's `... + s*n if n > 1 else 8` binds to the whole update and
   resets alpha and beta to 8 when n == 1.)
+- Ids may be ints or strings (the reference keys by str(index)): strings map to int64
+  by promptsel.prompt_ids, the integer itself for "123", so both spellings agree.
+- Success rates may be any float dtype (bfloat16 too), shape (B,) or (B, 1); B·n
+  per-rollout values are refused (use promptsel.verl.group_success).
 - train() on an id never shown to sample_batch starts it at the prior instead of
   raising KeyError.
 - save() also writes the native checkpoint promptsel_state.bin, which load() prefers:
@@ -32,15 +38,16 @@ import functools
 import os
 import sys
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from .. import methods
-from ..features import featurize
 from ..errors import CheckpointError, InvalidArgumentError, PromptSelError, with_context
+from ..features import featurize
 from ..selector import Selector
+from .batch import ids_of, is_tensor, success_vector, to_numpy
+from .config import build_selector, get, infer_method
 
 #: The native checkpoint save() writes beside index_score.json.
 NATIVE_CHECKPOINT_FILE = "promptsel_state.bin"
@@ -48,57 +55,10 @@ NATIVE_CHECKPOINT_FILE = "promptsel_state.bin"
 #: Weight of each offline result in the warm start, as in the reference.
 WARM_START_WEIGHT = 3.0
 
-_MISSING = object()
-
-
-def _get(cfg, dotted, default=_MISSING):
-    """`cfg.a.b.c` for DictConfig, nested dicts or attribute objects. A missing key
-    or an explicit null gives `default`; with no default, KeyError names the key."""
-    node = cfg
-    for part in dotted.split("."):
-        if isinstance(node, Mapping):  # DictConfig is a MutableMapping
-            node = node[part] if part in node else None
-        else:
-            node = getattr(node, part, None)
-        if node is None:
-            if default is _MISSING:
-                raise KeyError(f"the config has no {dotted}")
-            return default
-    return node
-
 
 def effective_rollouts(n):
     """k_eff = n if n > 1 else 8 (the reference README; see the module docstring)."""
     return n if n > 1 else 8
-
-
-def _selector(config, method, seed, prior):
-    """The Selector of `method` with the trainer's `tasksampler.*` keys, named as in
-    the reference trainers' configs (methods.METHODS[method].verl_keys); a key not set
-    takes the library's default."""
-    spec = methods.spec(method)
-    kwargs = {}
-    # The method's own parameters by their library names (tasksampler.decay=0.9),
-    # then the reference trainers' spellings (tasksampler.bandit_decay_ratio=0.9).
-    for name in methods.describe(method).params:
-        value = _get(config, "tasksampler." + name, None)
-        if value is not None and name != "seed":
-            kwargs[name] = value
-    for key, keyword in spec.verl_keys.items():
-        value = _get(config, "tasksampler." + key, None)
-        if value is not None:
-            kwargs[keyword] = value
-    if "prior" in spec.keywords:  # the reference's constructor arguments (MoPPS)
-        kwargs["prior"] = prior
-    strategy = kwargs.pop("strategy", None)
-    no_update = kwargs.pop("no_update", False)
-    return Selector(method, seed=seed, strategy=strategy, no_update=no_update, **kwargs)
-
-
-def _torch_tensor_type():
-    # Only a torch already imported can have made a tensor: never import it here.
-    torch = sys.modules.get("torch")
-    return torch.Tensor if torch is not None else None
 
 
 @functools.cache
@@ -110,34 +70,14 @@ def _torch_or_none():
     return torch
 
 
-def _to_numpy(x):
-    """A 1-D column (torch tensor, numpy array, list) as numpy, for Selector to check."""
-    tensor = _torch_tensor_type()
-    if tensor is not None and isinstance(x, tensor):
-        return x.detach().cpu().numpy()
-    if isinstance(x, np.ndarray) and x.dtype == object:
-        # verl's non-tensor columns are object arrays: let numpy infer int64 (or
-        # float, which Selector then refuses) from the Python values.
-        return np.array(x.tolist())
-    return np.asarray(x)
-
-
-def _to_numpy_2d(x):
-    tensor = _torch_tensor_type()
-    if tensor is not None and isinstance(x, tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def _take(key, value, positions, pool):
     """Rows `positions` of one batch column, keeping its type."""
-    tensor = _torch_tensor_type()
-    is_tensor = tensor is not None and isinstance(value, tensor)
-    if not (is_tensor or isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > 0)):
+    tensor = is_tensor(value)
+    if not (tensor or isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > 0)):
         raise InvalidArgumentError(f"batch_dict[{key!r}]: cannot select rows of a {type(value).__name__}")
     if len(value) != pool:
         raise InvalidArgumentError(f"batch_dict[{key!r}] has {len(value)} rows but 'index' has {pool}")
-    if is_tensor:
+    if tensor:
         return value[sys.modules["torch"].from_numpy(positions).to(value.device)]
     if isinstance(value, np.ndarray):
         return value[positions]
@@ -160,14 +100,11 @@ class TaskSampler:
         if (config is None) == (args is None):
             raise TypeError("TaskSampler takes the trainer config once, as `config` or as `args`")
         config = config if config is not None else args
-        self.batch_size = int(_get(config, "data.train_batch_size"))
-        self.rollouts = effective_rollouts(int(_get(config, "actor_rollout_ref.rollout.n")))
-        method = _get(config, "tasksampler.method", "mopps")
-        if method not in methods.METHODS:
-            raise InvalidArgumentError(f"unknown tasksampler.method {method!r}; expected one of "
-                                       f"{', '.join(map(repr, methods.METHODS))}")
-        seed = _get(config, "tasksampler.seed", _get(config, "data.seed", 0))
-        self.selector = _selector(config, method, seed, (prior_alpha, prior_beta))
+        self.batch_size = int(get(config, "data.train_batch_size"))
+        self.rollouts = effective_rollouts(int(get(config, "actor_rollout_ref.rollout.n")))
+        method = infer_method(config, "tasksampler")
+        seed = get(config, "tasksampler.seed", get(config, "data.seed", 0))
+        self.selector = build_selector(config, "tasksampler", method, seed, (prior_alpha, prior_beta))
         self._warm_start(config, init, init_dir)
 
     @property
@@ -180,10 +117,10 @@ class TaskSampler:
 
     def _warm_start(self, config, init, init_dir):
         if init is None:
-            init = _get(config, "tasksampler.bandit_init", False)
+            init = get(config, "tasksampler.bandit_init", False)
         if not init:
             return
-        path = init_dir or _get(config, "tasksampler.bandit_init_dir", "")
+        path = init_dir or get(config, "tasksampler.bandit_init_dir", "")
         if not path:
             raise InvalidArgumentError("tasksampler.bandit_init is set but bandit_init_dir is empty")
         self.selector.warm_start_from_json(path, weight=WARM_START_WEIGHT)
@@ -193,7 +130,7 @@ class TaskSampler:
         every column with the same positions. Returns (selected dict, scores), best
         first, as a float64 torch tensor when torch is installed (as the reference),
         else numpy: the Thompson draws (MoPPS, B) or the predicted beliefs (DPS, B x 3)."""
-        ids = _to_numpy(batch_dict["index"])
+        ids = ids_of(batch_dict["index"], 'batch_dict["index"]')
         pool = len(ids)
         if self.batch_size > pool:
             raise InvalidArgumentError(
@@ -221,8 +158,8 @@ class TaskSampler:
         if texts is not None:
             items = [t if isinstance(t, (str, bytes)) else str(t) for t in list(texts)]
         elif "input_ids" in batch_dict:
-            tokens = _to_numpy_2d(batch_dict["input_ids"])
-            mask = _to_numpy_2d(batch_dict["attention_mask"]) if "attention_mask" in batch_dict else None
+            tokens = to_numpy(batch_dict["input_ids"])
+            mask = to_numpy(batch_dict["attention_mask"]) if "attention_mask" in batch_dict else None
             items = [row[m.astype(bool)] if mask is not None else row for row, m in
                      zip(tokens, mask if mask is not None else tokens)]
         else:
@@ -234,8 +171,23 @@ class TaskSampler:
         """Feeds back the selected batch's per-prompt success rates (in the order of
         `batch_dict["index"]`), k_eff rollouts each, in one update. Returns
         (None, None, None) like the reference."""
-        self.selector.update(_to_numpy(batch_dict["index"]), _to_numpy(success_rate), self.rollouts)
+        ids = ids_of(batch_dict["index"], 'batch_dict["index"]')
+        self.selector.update(ids, success_vector(success_rate, ids.size), self.rollouts)
         return None, None, None
+
+    def compute_statistics(self, metrics):
+        """What the DPS trainer calls every step: `metrics` (a dict, updated in place
+        and returned) gains this sampler's metrics() and, for DPS, the reference's
+        `tasksample_hmm/*` statistics under its own names (entropy and spread of the
+        beliefs and transition counts, times sampled), computed over every prompt
+        in the library."""
+        metrics.update(self.metrics())
+        spec = self._spec
+        if spec.reference_statistics:
+            values = self.selector.metrics("all")
+            for name, metric in spec.reference_statistics.items():
+                metrics[spec.metric_prefix + name] = values[metric]
+        return metrics
 
     def metrics(self):
         """What the authors' trainers log for the sampler, as a flat dict: the method's
