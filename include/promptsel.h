@@ -1,7 +1,8 @@
 /* promptsel.h: C ABI of libpromptsel, online prompt selection for RL post-training.
  *
  * A selector tracks one small model per prompt id (an arbitrary int64, e.g. the
- * dataset row id `extra_info.index`) and, each training step, picks which B of the
+ * dataset row id `extra_info.index`; string ids map to int64 through
+ * promptsel_ids_from_strings) and, each training step, picks which B of the
  * B^ candidate prompts to roll out so that rollouts are spent on prompts that are
  * neither always nor never solved. After the rollouts the trainer feeds back each
  * chosen prompt's success rate. Methods, by name: "mopps" (Beta posterior +
@@ -38,6 +39,8 @@
  *   Every random choice comes from a generator owned by the handle and seeded from
  *   the `seed` parameter. Its state is part of every checkpoint, so a selector restored from a
  *   checkpoint makes exactly the choices the uninterrupted one would have made.
+ *   promptsel_selector_shuffle lends the same generator to the caller's own random
+ *   choices.
  */
 #ifndef PROMPTSEL_H
 #define PROMPTSEL_H
@@ -54,7 +57,7 @@ extern "C" {
 /* The version's one source: the library's version string, the Python package's
  * metadata (hatch_build.py) and promptsel.__version__ all derive from these. */
 #define PROMPTSEL_VERSION_MAJOR 0
-#define PROMPTSEL_VERSION_MINOR 2
+#define PROMPTSEL_VERSION_MINOR 3
 #define PROMPTSEL_VERSION_PATCH 0
 #define PROMPTSEL_VERSION_NUMBER \
     (PROMPTSEL_VERSION_MAJOR * 10000 + PROMPTSEL_VERSION_MINOR * 100 + PROMPTSEL_VERSION_PATCH)
@@ -202,6 +205,21 @@ int promptsel_selector_select(int64_t *out_positions, double *out_scores, double
 int promptsel_selector_update(promptsel_selector *sel, const int64_t *ids,
                               const double *success_rate, const int32_t *rollouts, size_t n);
 
+/**
+ * Shuffles values[0..n) in place with the selector's generator, so that a sampler's
+ * own random choices (an epoch's order, a random subset) are seeded by `seed` and
+ * restored by a checkpoint like the selector's: a handle restored from a checkpoint
+ * shuffles exactly as the uninterrupted one would have. Forward Fisher-Yates: for
+ * i = 0 .. n-2, swap values[i] and values[i + U(n - i)], where U(m) is uniform in
+ * [0, m) by Lemire's multiply-and-reject method on the generator's 64-bit outputs
+ * (unbiased: every permutation equally likely). Advances the generator that
+ * select uses (by at least n - 1 outputs); no_update does not affect it. n == 0 and
+ * n == 1 change nothing (values may be NULL when n == 0).
+ * @return PROMPTSEL_OK, PROMPTSEL_E_INVALID_ARG (NULL handle, NULL values with
+ *         n > 0, n too large).
+ */
+int promptsel_selector_shuffle(promptsel_selector *sel, int64_t *values, size_t n);
+
 /* ---- Queries (never create entries; unknown ids report the prior) ------ */
 
 /** out_mean[i] = the model's expected success rate of ids[i]. out_cap >= n. */
@@ -301,6 +319,37 @@ int promptsel_selector_predict_std(double *out_std, size_t out_cap, const prompt
 int promptsel_selector_allocate(int64_t *out_counts, double *out_mean, size_t out_cap,
                                 const promptsel_selector *sel, const int64_t *ids, size_t n,
                                 size_t budget, size_t min_per, size_t max_per);
+
+/* ---- Prompt ids from strings ----------------------------------------- */
+
+/**
+ * Maps n string prompt ids to int64 ids, the same in every process, language and
+ * machine (promptsel.prompt_ids in Python is this function). String i is the bytes
+ * bytes[offsets[i] .. offsets[i+1]) (any bytes: UTF-8 is not required, NUL is an
+ * ordinary byte); offsets has n + 1 entries, offsets[0] == 0, nondecreasing,
+ * offsets[n] == bytes_len. bytes may be NULL when bytes_len == 0.
+ *
+ * out_ids[i] is, for the bytes s of string i:
+ *   - the integer s spells, when s is its canonical decimal spelling exactly as
+ *     Python's str(int) writes it: ASCII, matching -?(0|[1-9][0-9]*), not "-0", and
+ *     within [-2^63, 2^63 - 1]. So "7" -> 7, "-7" -> -7, "9223372036854775807" ->
+ *     INT64_MAX, and a run keyed by str(index) agrees with one keyed by index.
+ *   - otherwise (e.g. "", "007", "-0", "+7", " 7", "9223372036854775808", "abc"):
+ *     fmix64(fnv1a64(s)) reinterpreted as two's-complement int64, where
+ *       fnv1a64: h = 0xcbf29ce484222325; for each byte b: h = (h ^ b) * 0x100000001b3
+ *       fmix64:  h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33;
+ *                h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33
+ *     (all arithmetic modulo 2^64). E.g. "" -> -1166397803181037274,
+ *     "abc" -> 3741276987793851837.
+ * Distinct strings may collide (probability about n^2 / 2^65 for n strings), and a
+ * hashed string may equal some integer id; this function does not look for either
+ * (Python's promptsel.prompt_ids does, within one call). It reads no selector and
+ * changes nothing. out_cap counts ids (>= n).
+ * @return PROMPTSEL_OK, PROMPTSEL_E_INVALID_ARG (NULL arrays, offsets not as above,
+ *         sizes too large), PROMPTSEL_E_BUFFER_TOO_SMALL.
+ */
+int promptsel_ids_from_strings(int64_t *out_ids, size_t out_cap, const uint8_t *bytes, size_t bytes_len,
+                               const size_t *offsets, size_t n);
 
 /* ---- Checkpoints ------------------------------------------------------- */
 

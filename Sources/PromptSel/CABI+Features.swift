@@ -5,11 +5,7 @@ import PromptSelCore
 
 /// CSR offsets from C: n + 1 sizes from 0, nondecreasing; the last is the data length.
 private func offsets(_ p: UnsafePointer<Int>?, _ n: Int) throws(PromptSelError) -> [Int] {
-    guard n < Arg.maxCount else { throw PromptSelError(.invalidArgument, "n = \(n) is too large") }
-    let list = try Arg.array(p, n + 1, "offsets")
-    for v in list where v < 0 || v > Arg.maxCount * 64 {
-        throw PromptSelError(.invalidArgument, "offsets hold \(UInt(bitPattern: v)), which is no size")
-    }
+    let list = try Arg.offsets(p, n)
     try Featurize.checkOffsets(list, total: list[n])
     return list
 }

@@ -120,6 +120,18 @@ public func promptsel_selector_update(_ sel: OpaquePointer?, _ ids: UnsafePointe
 }
 
 @c @implementation
+public func promptsel_selector_shuffle(_ sel: OpaquePointer?, _ values: UnsafeMutablePointer<Int64>?,
+                                       _ n: Int) -> Int32 {
+    bridge { () throws(PromptSelError) in
+        let handle = try SelectorHandle.from(sel)
+        var list = try Arg.array(UnsafePointer(values), n, "values")
+        guard let values, !list.isEmpty else { return }
+        try handle.withLock { s throws(PromptSelError) in s.shuffle(&list) }
+        values.store(list)
+    }
+}
+
+@c @implementation
 public func promptsel_selector_predict(_ out_mean: UnsafeMutablePointer<Double>?, _ out_cap: Int,
                                        _ sel: OpaquePointer?, _ ids: UnsafePointer<Int64>?,
                                        _ n: Int) -> Int32 {

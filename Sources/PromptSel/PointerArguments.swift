@@ -22,6 +22,22 @@ enum Arg {
         return Array(UnsafeBufferPointer(start: p, count: n))
     }
 
+    /// Largest byte length accepted from C for the data of CSR offsets.
+    static let maxBytes = maxCount * 64
+
+    /// CSR offsets from C: n + 1 byte positions, none a wrapped negative or beyond
+    /// `maxBytes` (their order and end are the caller's to check).
+    static func offsets(_ p: UnsafePointer<Int>?, _ n: Int) throws(PromptSelError) -> [Int] {
+        guard n >= 0, n < maxCount else {
+            throw PromptSelError(.invalidArgument, "n = \(UInt(bitPattern: n)) is too large (at most \(maxCount - 1))")
+        }
+        let list = try array(p, n + 1, "offsets")
+        for v in list where v < 0 || v > maxBytes {
+            throw PromptSelError(.invalidArgument, "offsets hold \(UInt(bitPattern: v)), which is no size")
+        }
+        return list
+    }
+
     static func pointer<T>(_ p: UnsafeMutablePointer<T>?, _ name: String) throws(PromptSelError) -> UnsafeMutablePointer<T> {
         guard let p else { throw PromptSelError(.invalidArgument, "\(name) is NULL") }
         return p

@@ -78,12 +78,25 @@ public enum SelectionRules {
     /// Moves a uniformly random `k`-subset of `items` to the front, in random order,
     /// and returns it.
     static func partialShuffle(_ items: inout [Int], _ k: Int, _ rng: inout Xoshiro256StarStar) -> [Int] {
+        shufflePrefix(&items, k, &rng)
+        return Array(items[0..<min(k, items.count)])
+    }
+
+    /// Forward Fisher–Yates over the first `k` positions: for i in 0..<k, swap item i
+    /// with item i + U(count - i), U(m) uniform in [0, m) (`nextBelow`: Lemire's
+    /// method, unbiased; a bound of 1 draws nothing).
+    static func shufflePrefix<T>(_ items: inout [T], _ k: Int, _ rng: inout Xoshiro256StarStar) {
         let k = min(k, items.count)
         for i in 0..<k {
             let j = i + rng.nextBelow(items.count - i)
             items.swapAt(i, j)
         }
-        return Array(items[0..<k])
+    }
+
+    /// A uniformly random permutation of `items`, in place (every one of the n!
+    /// equally likely): Fisher–Yates with `count - 1` bounded draws.
+    public static func shuffle<T>(_ items: inout [T], rng: inout Xoshiro256StarStar) {
+        shufflePrefix(&items, items.count, &rng)
     }
 
     /// MoPPS `threshold`: uniformly random `k` of the draws inside [lower, upper]

@@ -170,6 +170,60 @@ struct DPSTests {
         #expect(sum.meanEntropy > 0 && sum.meanEntropy < log(3))
     }
 
+    @Test("summary: variances of the counts and beliefs across prompts, belief max/min means (two-pass reference)")
+    func spreadMetrics() throws {
+        let sel = try PromptSelector(config: dpsConfig(.progress, decay: 0.7, seed: 4))
+        var rng = Xoshiro256StarStar(seed: 8)
+        for _ in 0..<12 {
+            let pool = (0..<40).map { _ in Int64(rng.nextBelow(60)) }
+            let got = try sel.select(candidates: pool, batchSize: 8)
+            try sel.update(ids: got.positions.map { pool[$0] }, rates: got.positions.map { _ in [0, 0.5, 1][rng.nextBelow(3)] },
+                           rollouts: [Int32](repeating: 8, count: 8))
+        }
+        let ids = sel.ids
+        let rows = sel.state(ids)
+        let n = Double(ids.count)
+        func column(_ c: Int) -> [Double] { (0..<ids.count).map { rows[16 * $0 + c] } }
+        func variance(_ x: [Double]) -> Double {
+            let m = x.reduce(0, +) / n
+            return x.map { ($0 - m) * ($0 - m) }.reduce(0, +) / n
+        }
+        let alphaVariance = (3..<12).map { variance(column($0)) }.reduce(0, +) / 9
+        let beliefVariance = (0..<3).map { variance(column($0)) }.reduce(0, +) / 3
+        let beliefs: [[Double]] = (0..<ids.count).map { (i: Int) -> [Double] in Array(rows[(16 * i)..<(16 * i + 3)]) }
+        let s = try sel.dpsSummary()
+        #expect(alphaVariance > 0 && beliefVariance > 0)
+        #expect(close(s.alphaVariance, alphaVariance, rel: 1e-10))
+        #expect(close(s.beliefVariance, beliefVariance, rel: 1e-10))
+        #expect(close(s.beliefMaxMean, beliefs.map { $0.max()! }.reduce(0, +) / n))
+        #expect(close(s.beliefMinMean, beliefs.map { $0.min()! }.reduce(0, +) / n))
+        let all = sel.metrics(.all)
+        let names = DPSModel.info.metrics(.all).map(\.name)
+        #expect(Array(names.suffix(4)) == ["alpha_variance", "belief_variance", "belief_max_mean", "belief_min_mean"])
+        #expect(Array(all.suffix(4)) == [s.alphaVariance, s.beliefVariance, s.beliefMaxMean, s.beliefMinMean])
+        // Every prompt at the prior: no spread; an empty selector: NaN.
+        let fresh = try PromptSelector(config: dpsConfig())
+        _ = try fresh.select(candidates: [1, 2, 3], batchSize: 1)
+        let f = try fresh.dpsSummary()
+        #expect(f.alphaVariance == 0 && f.beliefVariance == 0)
+        #expect(close(f.beliefMaxMean, 1.0 / 3) && close(f.beliefMinMean, 1.0 / 3))
+        #expect(try PromptSelector(config: dpsConfig()).dpsSummary().alphaVariance.isNaN)
+    }
+
+    @Test("summary variances stay exact for counts near the ceiling (Welford, not sum of squares)")
+    func spreadMetricsLargeCounts() throws {
+        let sel = try PromptSelector(config: dpsConfig())
+        // Counts around 1e12 that differ by 0..<4: a sum of squares would lose them all.
+        var rows: [Double] = []
+        for k in 0..<4 {
+            let third: [Double] = [1.0 / 3, 1.0 / 3, 1.0 / 3]
+            let counts = [Double](repeating: 1e12 + Double(k), count: 9)
+            rows += third + counts + third + [0]
+        }
+        try sel.setState(ids: [1, 2, 3, 4], rows: rows)
+        #expect(close(try sel.dpsSummary().alphaVariance, 1.25, rel: 1e-9))  // var(0, 1, 2, 3)
+    }
+
     @Test("checkpoint round trip keeps lazy bookkeeping; the restored run is identical")
     func checkpoint() throws {
         let a = try PromptSelector(config: dpsConfig(.progress, decay: 0.7, seed: 3))

@@ -23,6 +23,7 @@ from .errors import (
     UnsupportedError,
 )
 from .features import featurize
+from .ids import prompt_ids
 from .methods import describe
 from .selector import HMM_PARAMS_FILE, INDEX_SCORE_FILE, Selector, SelectorConfig
 from .verl import NATIVE_CHECKPOINT_FILE, TaskSampler
@@ -50,6 +51,7 @@ __all__ = [
     "UnsupportedError",
     "describe",
     "featurize",
+    "prompt_ids",
     "__version__",
     "abi_version",
 ]

@@ -79,7 +79,10 @@ class MethodAccessors:
 
     def dps_summary(self):
         """DPS: statistics over every tracked prompt (O(prompts)): mean belief entropy,
-        mean P(partial), times-selected min / max / mean / std."""
+        mean P(partial), times-selected min / max / mean / std, and the spread across
+        prompts the authors' trainer logs: alpha_variance and belief_variance (variance
+        over the prompts of each transition count / belief entry, averaged over the
+        entries), belief_max_mean and belief_min_mean."""
         self._columns("dps_summary", "dps", [], ())
         m = self.metrics("all")
         return {k: int(v) if k in ("prompts", "sampled_min", "sampled_max") else v for k, v in m.items()}

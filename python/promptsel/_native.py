@@ -122,6 +122,7 @@ _SIGNATURES = {
     "promptsel_selector_select": (_c.c_int, [_out(np.int64), _out(np.float64), _c.c_void_p, _size, _size_p,
                                              SelectorPtr, _in(np.int64), _size, _size]),
     "promptsel_selector_update": (_c.c_int, [SelectorPtr, _in(np.int64), _in(np.float64), _in(np.int32), _size]),
+    "promptsel_selector_shuffle": (_c.c_int, [SelectorPtr, _out(np.int64), _size]),
     "promptsel_selector_predict": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size]),
     "promptsel_selector_get_state": (_c.c_int, [_out(np.float64), _size, SelectorPtr, _in(np.int64), _size,
                                                 _size, _size]),
@@ -143,10 +144,18 @@ _SIGNATURES = {
                                                _size, _size, _size, _size]),
     "promptsel_featurize_text": (_c.c_int, [_out(np.float32), _size, _c.c_char_p, _in(np.uintp), _size, _size]),
     "promptsel_featurize_tokens": (_c.c_int, [_out(np.float32), _size, _in(np.int64), _in(np.uintp), _size, _size]),
+    "promptsel_ids_from_strings": (_c.c_int, [_out(np.int64), _size, _in(np.uint8), _size, _in(np.uintp), _size]),
 }
 
 
 def _declare(library: ctypes.CDLL) -> None:
+    # Functions are only added within an ABI version: an older library of the same
+    # ABI lacks the newer ones, which is a load error with the fix, not an AttributeError.
+    missing = [name for name in _SIGNATURES if not hasattr(library, name)]
+    if missing:
+        raise errors.LibraryLoadError(
+            f"{library._name} lacks {', '.join(missing)}: it is older than this promptsel Python package; "
+            + ("rebuild the library (make lib)" if CHECKOUT is not None else "reinstall promptsel"))
     for name, (restype, argtypes) in _SIGNATURES.items():
         fn = getattr(library, name)
         fn.restype = restype
@@ -262,6 +271,11 @@ def update(handle, ids_, rates, rollouts) -> None:
     lib.promptsel_selector_update(handle, ids_, rates, rollouts, ids_.size)
 
 
+def shuffle(handle, values) -> None:
+    """Shuffles an int64 array in place with the handle's generator."""
+    lib.promptsel_selector_shuffle(handle, values, values.size)
+
+
 def predict(handle, ids_):
     out = np.empty(ids_.size, dtype=np.float64)
     lib.promptsel_selector_predict(out, out.size, handle, ids_, ids_.size)
@@ -348,6 +362,14 @@ def featurize_tokens(tokens, offsets, dim: int):
     out = np.empty(n * dim, dtype=np.float32)
     lib.promptsel_featurize_tokens(out, out.size, tokens, offsets, n, dim)
     return out.reshape(n, dim)
+
+
+def ids_from_strings(data, offsets):
+    """int64 ids of the strings data[offsets[i]:offsets[i+1]] (uint8 and uintp arrays), one call."""
+    n = offsets.size - 1
+    out = np.empty(n, dtype=np.int64)
+    lib.promptsel_ids_from_strings(out, out.size, data, data.size, offsets, n)
+    return out
 
 
 def set_features(handle, ids_, rows) -> None:

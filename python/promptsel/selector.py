@@ -160,6 +160,17 @@ class Selector(MethodAccessors):
         with self._live() as h:
             _native.update(h, ids, rates, ks)
 
+    def shuffle(self, values):
+        """A random permutation of `values` (1-D integers, e.g. prompt ids or
+        positions) as a new int64 array; the caller's array is never changed. Drawn
+        from the selector's own seeded generator, whose state is in every checkpoint:
+        a selector restored from a checkpoint shuffles exactly as the uninterrupted
+        one would have, so a sampler needs no random generator of its own."""
+        out = np.array(_args.ids(values, "values"), dtype=np.int64, copy=True)
+        with self._live() as h:
+            _native.shuffle(h, out)
+        return out
+
     # -- queries (never create entries; unseen ids report the prior) --
 
     def predict(self, ids):

@@ -118,6 +118,10 @@ CASES = [
     (f"update rollouts {k} ({m})", m, "promptsel_selector_update", (lambda k: lambda h: (h, p(ids3), p(rates["ok"]), p(ks[k]), sz(3)))(k))
     for k in ("0", "neg", "big") for m in ("mopps", "dps")
 ] + [
+    ("shuffle NULL handle", None, "promptsel_selector_shuffle", lambda h: (NULL, p(pos), sz(3))),
+    ("shuffle NULL values", "mopps", "promptsel_selector_shuffle", lambda h: (h, NULL, sz(3))),
+    ("shuffle wrapped n", "dps", "promptsel_selector_shuffle", lambda h: (h, p(pos), WRAPPED)),
+    ("shuffle huge n", "mopps", "promptsel_selector_shuffle", lambda h: (h, p(pos), HUGE)),
     ("predict NULL out", "mopps", "promptsel_selector_predict", lambda h: (NULL, sz(3), h, p(ids3), sz(3))),
     ("predict small", "dps", "promptsel_selector_predict", lambda h: (p(out), sz(2), h, p(ids3), sz(3))),
     ("predict wrapped n", "mopps", "promptsel_selector_predict", lambda h: (p(out), sz(64), h, p(ids3), WRAPPED)),
@@ -178,6 +182,15 @@ CASES = [
     ("allocate min > max", "mopps", "promptsel_selector_allocate", lambda h: (p(pos), p(out), sz(8), h, p(ids3), sz(3), sz(10), sz(3), sz(2))),
     ("allocate wrapped budget", "mopps", "promptsel_selector_allocate", lambda h: (p(pos), p(out), sz(8), h, p(ids3), sz(3), WRAPPED, sz(0), sz(2))),
     ("allocate NULL out", "mopps", "promptsel_selector_allocate", lambda h: (NULL, p(out), sz(8), h, p(ids3), sz(3), sz(10), sz(0), sz(5))),
+    ("ids_from_strings NULL out", None, "promptsel_ids_from_strings", lambda h: (NULL, sz(8), b"ab cd", sz(5), p(offs), sz(2))),
+    ("ids_from_strings NULL bytes", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), NULL, sz(5), p(offs), sz(2))),
+    ("ids_from_strings NULL offsets", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(5), NULL, sz(2))),
+    ("ids_from_strings decreasing", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(5), p(bad_offs), sz(2))),
+    ("ids_from_strings end != bytes_len", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(4), p(offs), sz(2))),
+    ("ids_from_strings small", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(1), b"ab cd", sz(5), p(offs), sz(2))),
+    ("ids_from_strings wrapped n", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(5), p(offs), WRAPPED)),
+    ("ids_from_strings wrapped bytes_len", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", WRAPPED, p(offs), sz(2))),
+    ("ids_from_strings huge n", None, "promptsel_ids_from_strings", lambda h: (p(pos), sz(8), b"ab cd", sz(5), p(offs), HUGE)),
 ]
 fout = np.zeros(64, dtype=np.float32)
 
@@ -236,12 +249,14 @@ C_EXPECTED = {
                              ("-inf", "range", "outside [0, 1]"), ("1.01", "range", "1.01"),
                              ("neg", "range", "-0.01"))},
     **{f"update rollouts {k} ({m})": ("range", "rollouts[1]") for m in ("mopps", "dps") for k in ("0", "neg", "big")},
+    "shuffle NULL handle": ("inv", "handle is NULL"), "shuffle NULL values": ("inv", "values is NULL"),
+    "shuffle wrapped n": ("inv", "too large"), "shuffle huge n": ("inv", "too large"),
     "predict NULL out": ("inv", "out_mean is NULL"), "predict small": ("small", "capacity"),
     "predict wrapped n": ("inv", "too large"), "get_state NULL out": ("inv", "out is NULL"),
     "get_state small": ("small", "capacity"), "get_state columns beyond": ("inv", "outside the 2 state columns"),
     "get_state wrapped column": ("inv", "too large"), "prior small": ("small", "capacity"),
     "prior NULL out": ("inv", "out is NULL"), "metrics unknown scope": ("inv", "scope"),
-    "metrics small": ("small", "metrics need 7"), "metrics NULL out_len": ("inv", "out_len is NULL"),
+    "metrics small": ("small", "metrics need 11"), "metrics NULL out_len": ("inv", "out_len is NULL"),
     "set_state NULL values": ("inv", "values is NULL"), "set_state NaN": ("range", "not a probability vector"),
     "set_state wrapped n": ("inv", "too large"), "set_state zero count": ("range", "alpha and beta must lie in"),
     "warm_start NULL": ("inv", "is NULL"), "warm_start NaN weight": ("inv", "weight must be finite"),
@@ -271,6 +286,12 @@ C_EXPECTED = {
     "predict_std small": ("small", "capacity"), "allocate on dps": ("unsup", "no predictive"),
     "allocate budget < floor": ("range", "below min_per"), "allocate min > max": ("inv", "min_per <= max_per"),
     "allocate wrapped budget": ("inv", "too large"), "allocate NULL out": ("inv", "out_counts is NULL"),
+    "ids_from_strings NULL out": ("inv", "out_ids is NULL"), "ids_from_strings NULL bytes": ("inv", "bytes is NULL"),
+    "ids_from_strings NULL offsets": ("inv", "offsets is NULL"),
+    "ids_from_strings decreasing": ("inv", "must not decrease"),
+    "ids_from_strings end != bytes_len": ("inv", "must equal the byte length 4"),
+    "ids_from_strings small": ("small", "capacity"), "ids_from_strings wrapped n": ("inv", "too large"),
+    "ids_from_strings wrapped bytes_len": ("inv", "too large"), "ids_from_strings huge n": ("inv", "too large"),
 }
 
 
@@ -319,6 +340,10 @@ PY_TABLE = [
     ("update lengths differ", "both", lambda s: s.update([1, 2], [0.5], 8), InvalidArgumentError, "lengths differ"),
     ("update rollouts float", "both", lambda s: s.update([1], [0.5], 8.0), InvalidArgumentError, "integer"),
     ("update string rates", "both", lambda s: s.update([1], ["a"], 8), InvalidArgumentError, "real numbers"),
+    ("shuffle float values", "both", lambda s: s.shuffle([1.5, 2.5]), InvalidArgumentError, "integer"),
+    ("shuffle 2-D values", "both", lambda s: s.shuffle([[1, 2]]), InvalidArgumentError, "1-D"),
+    ("shuffle uint64 beyond int64", "both", lambda s: s.shuffle(np.array([2**63], dtype=np.uint64)), OutOfRangeError,
+     "int64"),
     ("predict 2-D", "both", lambda s: s.predict([[1]]), InvalidArgumentError, "1-D"),
     ("state unknown column", "both", lambda s: s.state([1], ["nope"]), InvalidArgumentError, "no state column"),
     ("set_state wrong shape", "both", lambda s: s.set_state([1], [[1.0]]), InvalidArgumentError, "shape"),
@@ -368,6 +393,7 @@ def test_python_table_refuses_with_a_promptsel_error_and_changes_nothing(method,
 
 AFTER_CLOSE = [
     lambda s: s.select([1, 2], 1), lambda s: s.update([1], [0.5], 8), lambda s: s.predict([1]),
+    lambda s: s.shuffle([1, 2]),
     lambda s: s.state([1]), lambda s: s.prior_state(), lambda s: s.set_state([1], [[1.0, 1.0]]),
     lambda s: s.metrics(), lambda s: s.memory(), lambda s: len(s), lambda s: s.ids(), lambda s: s.config,
     lambda s: s.warm_start([1], [1], [2]), lambda s: s.to_bytes(), lambda s: s.state_dict(),

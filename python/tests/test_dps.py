@@ -139,6 +139,36 @@ def test_summary_over_all_prompts():
     assert times.sum() == 5 * 8
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"prior_alpha": "progress", "transition_decay": 0.7},
+                                    {"prior_alpha": "stability", "strategy": "topk+entropy", "entropy_weight": 0.3}])
+def test_summary_spread_metrics_match_the_authors_compute_statistics(kwargs):
+    # tasksample_hmm/transition_matrix_datalevel_variance, state_distribution_datalevel_variance,
+    # state_distribution_statelevel_max / _min of the authors' trainer, from the state rows.
+    sel = _dps(**kwargs)
+    _steps(sel, steps=15)
+    ids = sel.ids()
+    alpha = sel.state(ids, [f"alpha_{t}{f}" for t in range(3) for f in range(3)])
+    pi = sel.state(ids, ["p_unsolved", "p_partial", "p_solved"])
+    m = sel.metrics("all")
+    assert list(m)[-4:] == ["alpha_variance", "belief_variance", "belief_max_mean", "belief_min_mean"]
+    assert np.var(alpha, axis=0).mean() > 0
+    assert m["alpha_variance"] == pytest.approx(np.var(alpha, axis=0).mean(), rel=1e-10)
+    assert m["belief_variance"] == pytest.approx(np.var(pi, axis=0).mean(), rel=1e-10)
+    assert m["belief_max_mean"] == pytest.approx(pi.max(axis=1).mean(), rel=1e-12)
+    assert m["belief_min_mean"] == pytest.approx(pi.min(axis=1).mean(), rel=1e-12)
+    assert {k: sel.dps_summary()[k] for k in list(m)[-4:]} == {k: m[k] for k in list(m)[-4:]}
+    # Reading brings every prompt forward: another step moves them all, and the metrics follow.
+    sel.update([ids[0]], [1.0], rollouts=8)
+    pi = sel.state(ids, ["p_unsolved", "p_partial", "p_solved"])
+    assert sel.metrics("all")["belief_variance"] == pytest.approx(np.var(pi, axis=0).mean(), rel=1e-10)
+
+
+def test_summary_spread_metrics_of_an_empty_selector_are_nan():
+    m = _dps().metrics("all")
+    assert m["prompts"] == 0
+    assert all(np.isnan(m[k]) for k in ("alpha_variance", "belief_variance", "belief_max_mean", "belief_min_mean"))
+
+
 @pytest.mark.parametrize("kwargs, exc, match", [
     ({"prior_alpha": "steep"}, InvalidArgumentError, "prior_alpha"),
     ({"prior_alpha": 0.0}, OutOfRangeError, "prior_alpha"),

@@ -240,7 +240,7 @@ def test_inconsistent_columns_are_refused():
 def test_float_index_is_refused():
     batch = _batch(0)
     batch["index"] = _objects([i + 0.5 for i in range(CANDIDATES)])
-    with pytest.raises(InvalidArgumentError, match="integer"):
+    with pytest.raises(InvalidArgumentError, match="not a prompt id"):
         TaskSampler(_config()).sample_batch(batch)
 
 

@@ -93,6 +93,13 @@ public final class PromptSelector {
         steps &+= 1
     }
 
+    /// Shuffles `values` in place with the selector's generator (`SelectionRules.shuffle`),
+    /// so a sampler's own random choices are seeded and checkpointed with the selector.
+    /// Independent of `no_update`.
+    public func shuffle(_ values: inout [Int64]) {
+        SelectionRules.shuffle(&values, rng: &rng)
+    }
+
     // MARK: - Queries and state
 
     /// Expected success rate of each id under the model (the prior for unseen ids).

@@ -41,6 +41,12 @@ extension DPSModel {
             .init("sampled_max", .all, "times observed: maximum"),
             .init("sampled_mean", .all, "times observed: mean"),
             .init("sampled_std", .all, "times observed: standard deviation"),
+            .init("alpha_variance", .all,
+                  "variance over the prompts of each transition count, averaged over the 9 counts"),
+            .init("belief_variance", .all,
+                  "variance over the prompts of each predicted belief entry, averaged over the 3 entries"),
+            .init("belief_max_mean", .all, "mean over the prompts of the largest predicted belief entry"),
+            .init("belief_min_mean", .all, "mean over the prompts of the smallest predicted belief entry"),
         ])
 
     public var ids: [Int64] { table.ids }
@@ -155,7 +161,7 @@ extension DPSModel {
         case .all:
             let s = summary()
             return [Double(s.prompts), s.meanEntropy, s.meanPartial, Double(s.sampledMin), Double(s.sampledMax),
-                    s.sampledMean, s.sampledStd]
+                    s.sampledMean, s.sampledStd, s.alphaVariance, s.beliefVariance, s.beliefMaxMean, s.beliefMinMean]
         }
     }
 

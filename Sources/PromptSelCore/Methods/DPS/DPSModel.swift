@@ -248,31 +248,52 @@ public final class DPSModel: SelectionModel {
         }
     }
 
-    /// Mean entropy of the beliefs and times-selected statistics over every prompt
-    /// (O(#prompts): brings each one forward).
+    /// Over every prompt (O(#prompts): brings each one forward): mean entropy of the
+    /// beliefs, times-selected statistics, and the spread of the transition counts and
+    /// beliefs across prompts that the authors' trainer logs (`compute_statistics`).
     func summary() -> DPSSummary {
         var out = DPSSummary()
         out.prompts = UInt64(count)
         guard count > 0 else { return out }
         var entropy = 0.0, partial = 0.0, mean = 0.0, m2 = 0.0
+        var beliefMax = 0.0, beliefMin = 0.0
+        // Welford per entry (lanes 0..<9 of the counts, 0..<3 of the belief): stable
+        // variances in one pass, whatever the counts' magnitude.
+        var alphaMean = SIMD16<Double>.zero, alphaM2 = SIMD16<Double>.zero
+        var piMean = SIMD3<Double>.zero, piM2 = SIMD3<Double>.zero
         var lo = UInt32.max, hi: UInt32 = 0
         for i in 0..<count {
-            let p = advance(&table.entries[i].value).pi
+            let s = advance(&table.entries[i].value)
+            let p = s.pi
+            let w = 1 / Double(i + 1)
             entropy += DPSModel.entropy(p)
             partial += p[1]
+            beliefMax += p.max()
+            beliefMin += p.min()
+            let da = s.alpha.v - alphaMean
+            alphaMean += da * w
+            alphaM2 += da * (s.alpha.v - alphaMean)
+            let dp = p - piMean
+            piMean += dp * w
+            piM2 += dp * (p - piMean)
             let t = table.entries[i].value.sampled
             lo = min(lo, t); hi = max(hi, t)
             // Welford: a stable standard deviation in one pass.
             let x = Double(t), d = x - mean
-            mean += d / Double(i + 1)
+            mean += d * w
             m2 += d * (x - mean)
         }
-        out.meanEntropy = entropy / Double(count)
-        out.meanPartial = partial / Double(count)
+        let n = Double(count)
+        out.meanEntropy = entropy / n
+        out.meanPartial = partial / n
         out.sampledMin = UInt64(lo)
         out.sampledMax = UInt64(hi)
         out.sampledMean = mean
-        out.sampledStd = (m2 / Double(count)).squareRoot()
+        out.sampledStd = (m2 / n).squareRoot()
+        out.alphaVariance = (0..<9).reduce(0.0) { $0 + alphaM2[$1] } / (9 * n)
+        out.beliefVariance = piM2.sum() / (3 * n)
+        out.beliefMaxMean = beliefMax / n
+        out.beliefMinMean = beliefMin / n
         return out
     }
 

@@ -189,4 +189,12 @@ public struct DPSSummary: Equatable, Sendable {
     public var sampledMax: UInt64 = 0
     public var sampledMean = Double.nan
     public var sampledStd = Double.nan
+    /// Population variance over the prompts of each transition count, averaged over
+    /// the 9 counts (the authors' `np.var(alphas, axis=0).mean()`).
+    public var alphaVariance = Double.nan
+    /// The same for the 3 entries of the predicted belief.
+    public var beliefVariance = Double.nan
+    /// Mean over the prompts of the largest / smallest entry of the predicted belief.
+    public var beliefMaxMean = Double.nan
+    public var beliefMinMean = Double.nan
 }
