@@ -38,10 +38,12 @@ def cfg_for(path, method, journal=None):
 
 
 def uninterrupted(path, method):
+    """The batches of a run without interruption (and without a journal), and its
+    selector's final per-prompt state."""
     run = Run(cfg_for(path, method), SOLVE)
     run.fit(total_epochs=EPOCHS)
     assert len(run.steps) == 20
-    return run.drawn()
+    return run.drawn(), run.sampler.selector.state(np.array(IDS))
 
 
 def resume(path, method, ckpt, step, journal=None):
@@ -69,7 +71,7 @@ def no_journal_warnings(record):
     (10, 13),
 ])
 def test_resume_from_data_pt_selects_what_an_uninterrupted_run_selects(data, tmp_path, method, saved, crashed):
-    want = uninterrupted(data, method)
+    want, final = uninterrupted(data, method)
     journal, ckpt = tmp_path / "journal", tmp_path / "ckpt"
     first = Run(cfg_for(data, method, journal), SOLVE, ckpt_dir=ckpt)
     first.fit(total_epochs=EPOCHS, stop_after=crashed, save_freq=saved)
@@ -81,13 +83,14 @@ def test_resume_from_data_pt_selects_what_an_uninterrupted_run_selects(data, tmp
         second.fit(total_epochs=EPOCHS)
     assert not [str(w.message) for w in record if is_sampler_warning(w)]
     assert second.drawn() == want[saved:], f"resumed at step {saved}: batches differ"
+    np.testing.assert_array_equal(second.sampler.selector.state(np.array(IDS)), final)
 
 
 @pytest.mark.parametrize("method", ["mopps", "dps"])
 def test_resume_twice(data, tmp_path, method):
     """Killed at step 7 (checkpoints every 3 steps), resumed from step 6, killed again
     at step 14, resumed from step 12: still the uninterrupted run's batches."""
-    want = uninterrupted(data, method)
+    want, final = uninterrupted(data, method)
     journal, ckpt = tmp_path / "journal", tmp_path / "ckpt"
     run = Run(cfg_for(data, method, journal), SOLVE, ckpt_dir=ckpt)
     run.fit(total_epochs=EPOCHS, stop_after=7, save_freq=3)
@@ -97,6 +100,7 @@ def test_resume_twice(data, tmp_path, method):
     run = resume(data, method, ckpt, 12, journal)
     run.fit(total_epochs=EPOCHS)
     assert run.drawn() == want[12:]
+    np.testing.assert_array_equal(run.sampler.selector.state(np.array(IDS)), final)
 
 
 def test_without_journal_the_resume_warns_once(data, tmp_path):
