@@ -195,14 +195,9 @@ def _mixed_share(run):
     return float(np.mean([run.solve[i] == 0.5 for i in drawn.tolist()]))
 
 
-GPS_SECOND_UPDATE = (
-    "gps: the shared model's Laplace update moves predictions the wrong way on the step after its first "
-    "(prompts just seen solving 8/8 drop to p=0.000 with std 0.000), so with this seed every later draw "
-    "is a never-solved prompt (share 0.02 vs uniform 0.32); 2 of 8 seeds. Reported to the lead")
-
-
-@pytest.mark.parametrize("method", ["mopps", "dps", pytest.param("gps", marks=pytest.mark.xfail(
-    strict=True, reason=GPS_SECOND_UPDATE)), "hybrid"])
+# gps was a strict xfail here until its Laplace update took damped Newton steps
+# (test_gps.py::test_a_unanimous_update_moves_its_prompt_the_right_way).
+@pytest.mark.parametrize("method", ["mopps", "dps", "gps", "hybrid"])
 def test_selection_favours_informative_prompts(parquet, method):
     """96 prompts: 32 never solved, 32 always, 32 at 0.5 (their text says which, for the
     feature models). Over 30 steps of B = 8, n = 8 the sampler draws the 0.5 ones
