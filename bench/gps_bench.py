@@ -1,7 +1,7 @@
 """gps / hybrid cost: a select + update step at B^ = 4096, B = 256 for feature
 dimensions 64, 256, 1024, as a ratio against a numpy implementation of the same model
-(the same projection, forgetting, Laplace update and Thompson rule; vectorised) in the
-same run; featurize throughput; memory per prompt with features.
+(the same projection, forgetting, Laplace update by damped Newton steps and Thompson
+rule; vectorised) in the same run; featurize throughput; memory per prompt with features.
 
     python bench/gps_bench.py [--smoke] [--out bench/RESULTS_GPS.md]
 """
@@ -44,24 +44,65 @@ class NumpyGPS:
         p = 1 / (1 + np.exp(-(Phi @ w)))
         return np.argpartition((p - target) ** 2, batch - 1)[:batch]
 
+    # The library's cap on the damped Newton steps of one update (BayesianLogistic.newtonSteps).
+    NEWTON_STEPS = 30
+
     def update(self, ids, rates, k):
+        """Forgetting, then the Laplace update as the library does it: damped Newton
+        steps to the MAP of the step's log posterior (Armijo backtracking, halving the
+        step down to 1/1024; at most NEWTON_STEPS; stop when the Newton decrement
+        g . step <= 1e-14, when no step length is accepted, or when the weights move
+        less than 1e-9), then the precision at the MAP."""
         Phi = self.phi[ids]
         d = self.mu.size
         self.P = self.forget * self.P + (1 - self.forget) * self.p0 * np.eye(d)
         prior_mu, prior_P = self.mu, self.P
+        s, f = rates * k, (1 - rates) * k  # successes and failures of each observed prompt
+
+        def objective(w):  # log posterior up to a constant, with stable log-sigmoids
+            z = Phi @ w
+            r = w - prior_mu
+            return -(s @ np.logaddexp(0, -z) + f @ np.logaddexp(0, z)) - 0.5 * r @ (prior_P @ r)
+
         w = prior_mu.copy()
-        for _ in range(4):
+        current = objective(w)
+        self.newton_steps = 0
+        for _ in range(self.NEWTON_STEPS):
             p = 1 / (1 + np.exp(-(Phi @ w)))
-            g = -prior_P @ (w - prior_mu) + Phi.T @ (rates * k - k * p)
+            g = -prior_P @ (w - prior_mu) + Phi.T @ (s - k * p)
             H = prior_P + (Phi * (k * p * (1 - p))[:, None]).T @ Phi
-            step = np.linalg.solve(H, g)
-            w += step
-            if np.abs(step).max() < 1e-10:
+            try:
+                step = np.linalg.solve(H, g)
+            except np.linalg.LinAlgError:
+                break
+            slope = g @ step
+            if not np.isfinite(slope) or slope <= 1e-14:
+                break  # at the MAP
+            scale, accepted = 1.0, False
+            while scale >= 1 / 1024:
+                trial = w + scale * step
+                value = objective(trial)
+                if np.isfinite(value) and value >= current + 1e-4 * scale * slope:
+                    current, accepted = value, True
+                    break
+                scale *= 0.5
+            if not accepted:
+                break
+            moved = np.abs(trial - w).max()
+            w = trial
+            self.newton_steps += 1
+            if moved < 1e-9:
                 break
         p = 1 / (1 + np.exp(-(Phi @ w)))
-        self.P = prior_P + (Phi * (k * p * (1 - p))[:, None]).T @ Phi
-        self.mu = w
-        self.L = np.linalg.cholesky(self.P)
+        H = prior_P + (Phi * (k * p * (1 - p))[:, None]).T @ Phi
+        try:
+            L = np.linalg.cholesky(H)
+        except np.linalg.LinAlgError:
+            L = None
+        if L is not None and np.all(np.isfinite(w)):
+            self.mu, self.P, self.L = w, H, L
+        else:  # a degenerate step is skipped: the forgetting alone applies
+            self.L = np.linalg.cholesky(self.P)
 
 
 def median_step(step, reps):
