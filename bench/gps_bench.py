@@ -7,12 +7,21 @@ rule; vectorised) in the same run; featurize throughput; memory per prompt with 
 """
 
 import argparse
+import os
 import statistics
 import time
 
-import numpy as np
+# numpy's BLAS on one thread unless the environment says otherwise: promptsel's step is
+# single-threaded, the matrices are small (rank + 1 = 65), and with OpenBLAS's default
+# threads the numpy step varied from 6 to 68 ms between runs on a shared 2-core machine
+# (its spinning threads also slowed the interleaved promptsel steps); on one thread it
+# is both faster and stable, so this is the favourable setting for the reference.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import promptsel
+import numpy as np  # noqa: E402  (after the thread settings, which BLAS reads at load)
+
+import promptsel  # noqa: E402
 
 
 class NumpyGPS:
@@ -198,7 +207,8 @@ def main():
     dt = time.perf_counter() - t0
     out = ("# gps / hybrid benchmark\n\n"
            f"Select + update at B^ = {pool}, B = {batch}, {n:,} prompts with features, rank 64; medians of "
-           f"{reps} interleaved steps each.\n\n" + "\n".join(lines) +
+           f"{reps} interleaved steps each; numpy's BLAS on {os.environ['OPENBLAS_NUM_THREADS']} "
+           f"thread(s) (OPENBLAS_NUM_THREADS).\n\n" + "\n".join(lines) +
            f"\n\nThe numpy reference is the same model: at d = 64 (both projections the identity) the same 40 "
            f"updates give predictive means within {agree:.1e} of promptsel's." +
            f"\n\nfeaturize: {len(texts) / dt:,.0f} texts/s ({len(texts):,} texts of ~10 words, dim 256).\n")
