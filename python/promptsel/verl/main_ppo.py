@@ -9,7 +9,7 @@ left, and what this entry point uses without patching verl's files:
 - The legacy TaskRunner (`verl/trainer/main_ppo_v0.py:136`, `main_ppo.py:111` on
   0.8.0) builds `train_sampler = create_rl_sampler(config.data, train_dataset)`
   (`main_ppo_v0.py:215`) and passes it to `RayPPOTrainer(..., train_sampler=...)`
-  (l.228), which puts it in the StatefulDataLoader (`ppo/ray_trainer.py:404-411`).
+  (l.228), which puts it in the StatefulDataLoader (`ppo/ray_trainer.py:405-412`).
   `CurriculumTaskRunner` is that TaskRunner; in its own actor process, for the
   duration of `run`, the `create_rl_sampler` name `run` looks up resolves to
   `bridge.make_sampler`, which returns the CurriculumSampler. (The only other
