@@ -100,3 +100,6 @@ clean:
 # Reliability targets, each in its own file: fuzz / fuzz-ci (mk/fuzz.mk),
 # sanitize (mk/sanitize.mk).
 -include mk/fuzz.mk mk/sanitize.mk
+
+# verl 0.8 - 0.9.1 route against real verl: test-verl09 (mk/verl09.mk).
+-include mk/verl09.mk

@@ -195,7 +195,10 @@ def task_runner_actor():
     with the options of verl's own TaskRunner."""
     import ray
     original = legacy_module().TaskRunner
-    options = dict(getattr(original, "_default_options", None) or {"num_cpus": 1})
+    if hasattr(original, "_default_options"):  # 0.9.x: @ray.remote TaskRunner
+        options = dict(original._default_options)
+    else:  # 0.8.x: run_ppo wraps the plain class as ray.remote(num_cpus=1)
+        options = {"num_cpus": 1}
     cls = getattr(sys.modules[__name__], "CurriculumTaskRunner")
     return ray.remote(**options)(cls) if options else ray.remote(cls)
 

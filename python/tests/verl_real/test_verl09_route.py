@@ -49,6 +49,9 @@ def test_the_legacy_task_runner_is_found_and_subclassed():
     assert runner.__module__ == "promptsel.verl.main_ppo" and runner.__qualname__ == "CurriculumTaskRunner"
     assert runner.run.__qualname__ == "CurriculumTaskRunner.run"
     assert runner.__init__.__qualname__ == "CurriculumTaskRunner.__init__"
+    actor = main_ppo.task_runner_actor()  # what run_ppo gets: verl's actor options, our class
+    assert actor._default_options == v0.TaskRunner._default_options
+    assert actor.__ray_actor_class__ is runner
 
 
 def test_prepare_config_moves_to_the_legacy_trainer_and_no_workers(tmp_path, verl_files):
@@ -80,6 +83,9 @@ def test_sampler_settings_take_plus_and_the_07_class_keys_are_accepted(tmp_path,
     assert dict(config.data.sampler) == {"class_path": "pkg://promptsel.verl", "class_name": "CurriculumSampler",
                                          "method": "dps", "candidate_ratio": 4}
     main_ppo.prepare_config(config, main_ppo.explicit_keys(shared))
+    # the README's journal_dir spelling: an interpolation, resolved like verl's own keys
+    config = compose(base_overrides(verl_files, tmp_path) + ["+data.sampler.journal_dir=${trainer.default_local_dir}/j"])
+    assert config.data.sampler.journal_dir == f"{tmp_path}/j"
     # 0.9.1's config has no data.sampler: without '+' Hydra refuses the key
     with pytest.raises(Exception, match="sampler"):
         compose(base_overrides(verl_files, tmp_path) + ["data.sampler.method=dps"])
