@@ -149,6 +149,13 @@ _SIGNATURES = {
 
 
 def _declare(library: ctypes.CDLL) -> None:
+    # Functions are only added within an ABI version: an older library of the same
+    # ABI lacks the newer ones, which is a load error with the fix, not an AttributeError.
+    missing = [name for name in _SIGNATURES if not hasattr(library, name)]
+    if missing:
+        raise errors.LibraryLoadError(
+            f"{library._name} lacks {', '.join(missing)}: it is older than this promptsel Python package; "
+            + ("rebuild the library (make lib)" if CHECKOUT is not None else "reinstall promptsel"))
     for name, (restype, argtypes) in _SIGNATURES.items():
         fn = getattr(library, name)
         fn.restype = restype

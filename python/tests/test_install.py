@@ -137,3 +137,15 @@ def test_wheel_metadata_version_is_the_libraries():
     meta = Parser().parsestr(_wheel_file(".dist-info/METADATA").decode())
     assert meta["Version"] == promptsel.__version__
     assert meta.get_all("Requires-Dist")[0].startswith("numpy")
+
+
+def test_an_older_library_of_the_same_abi_is_a_load_error_naming_what_it_lacks():
+    """Functions are added within an ABI version, so an older build of the same ABI
+    lacks some: the loader says which and how to fix it, not an AttributeError."""
+    import types as _types
+    from promptsel import _native
+    from promptsel.errors import LibraryLoadError
+    present = {name: object() for name in list(_native._SIGNATURES)[:-1]}
+    old = _types.SimpleNamespace(_name="libpromptsel.so.old", **present)
+    with pytest.raises(LibraryLoadError, match=list(_native._SIGNATURES)[-1]):
+        _native._declare(old)
