@@ -10,13 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from verl09_support import BATCH, TRAIN_ROWS, base_overrides, compose, curriculum_sampler_class, \
+from verl09_support import BATCH, TRAIN_ROWS, base_overrides, compose, curriculum_sampler_class, has_v1, \
     require_verl09, run_task_runner, verl_files  # noqa: F401  (verl_files is a fixture)
 
 VERL_VERSION = require_verl09()
+HAS_V1 = has_v1(VERL_VERSION)
 
 from promptsel.errors import InvalidArgumentError  # noqa: E402
 from promptsel.verl import bridge, main_ppo  # noqa: E402
+
+#: The module with verl's legacy TaskRunner (main_ppo_v0 on 0.9, main_ppo on 0.8) and that class.
+LEGACY = main_ppo.legacy_module()
+BASE = main_ppo._unwrap(LEGACY.TaskRunner)
 
 PYTHON_DIR = Path(__file__).resolve().parents[2]
 
@@ -41,30 +46,35 @@ def test_importing_the_route_imports_neither_verl_nor_torch():
 
 
 def test_the_legacy_task_runner_is_found_and_subclassed():
-    import verl.trainer.main_ppo_v0 as v0
-    assert main_ppo.legacy_module() is v0
+    expected = "verl.trainer.main_ppo_v0" if HAS_V1 else "verl.trainer.main_ppo"
+    assert LEGACY.__name__ == expected and BASE.__module__ == expected and BASE.__name__ == "TaskRunner"
     runner = main_ppo.CurriculumTaskRunner
-    assert v0.TaskRunner.__ray_actor_class__ in runner.__mro__
+    assert BASE in runner.__mro__
     # Ray finds the class and each method by name in the worker (see _picklable_by_name)
     assert runner.__module__ == "promptsel.verl.main_ppo" and runner.__qualname__ == "CurriculumTaskRunner"
     assert runner.run.__qualname__ == "CurriculumTaskRunner.run"
     assert runner.__init__.__qualname__ == "CurriculumTaskRunner.__init__"
     actor = main_ppo.task_runner_actor()  # what run_ppo gets: verl's actor options, our class
-    assert actor._default_options == v0.TaskRunner._default_options
+    assert actor._default_options == getattr(LEGACY.TaskRunner, "_default_options", {"num_cpus": 1})
     assert actor.__ray_actor_class__ is runner
 
 
 def test_prepare_config_moves_to_the_legacy_trainer_and_no_workers(tmp_path, verl_files):
     config = compose(base_overrides(verl_files, tmp_path))
-    assert config.trainer.use_v1 is True and config.data.dataloader_num_workers == 8  # verl's defaults
+    assert config.data.dataloader_num_workers == 8  # verl's default
+    assert config.trainer.get("use_v1") is (True if HAS_V1 else None)
     notes = main_ppo.prepare_config(config, main_ppo.explicit_keys(base_overrides(verl_files, tmp_path)))
-    assert config.trainer.use_v1 is False and config.data.dataloader_num_workers == 0
-    assert len(notes) == 2 and "legacy trainer" in notes[0] and "was 8" in notes[1]
+    assert config.data.dataloader_num_workers == 0 and "was 8" in notes[-1]
+    if HAS_V1:
+        assert config.trainer.use_v1 is False and len(notes) == 2 and "legacy trainer" in notes[0]
+    else:
+        assert len(notes) == 1
     assert main_ppo.prepare_config(config, ()) == []  # nothing left to change
 
 
 @pytest.mark.parametrize("override, message", [
-    ("trainer.use_v1=true", "V1 trainer has no prompt-level hook"),
+    pytest.param("trainer.use_v1=true", "V1 trainer has no prompt-level hook",
+                 marks=pytest.mark.skipif(not HAS_V1, reason="no V1 trainer before verl 0.9")),
     ("data.dataloader_num_workers=2", "dataloader_num_workers=0"),
     ("++data.sampler.class_path=pkg://verl.experimental.dataset.sampler", "names another sampler"),
     ("+data.sampler.class_name=RandomCurriculumSampler", "names another sampler"),
@@ -97,10 +107,8 @@ def test_explicit_keys():
 
 
 def test_the_task_runner_gives_verl_s_trainer_our_sampler(tmp_path, verl_files, monkeypatch):
-    import verl.trainer.main_ppo_v0 as v0
-    from verl.trainer.ppo import utils as ppo_utils
+    verl_create_rl_sampler = LEGACY.create_rl_sampler
     config = compose(base_overrides(verl_files, tmp_path) + ["+data.sampler.method=mopps", "+data.sampler.seed=3"])
-    main_ppo.prepare_config(config)
     runner, trainer = run_task_runner(config, monkeypatch)
     sampler = runner.promptsel_sampler
     assert isinstance(sampler, curriculum_sampler_class())
@@ -109,12 +117,11 @@ def test_the_task_runner_gives_verl_s_trainer_our_sampler(tmp_path, verl_files, 
     assert len(trainer.train_dataloader) == TRAIN_ROWS // BATCH
     hook = trainer.train_dataset.on_batch_end
     assert isinstance(hook, bridge.BatchEndBridge) and hook.sampler is sampler and hook.previous is None
-    assert v0.create_rl_sampler is ppo_utils.create_rl_sampler  # the name is verl's again
+    assert LEGACY.create_rl_sampler is verl_create_rl_sampler  # the name is verl's again
 
 
 def test_control_verl_s_own_task_runner_gives_a_random_sampler(tmp_path, verl_files, monkeypatch):
     """The same path with verl's TaskRunner: what the test above would see without promptsel."""
-    import verl.trainer.main_ppo_v0 as v0
     from verl.trainer.ppo.ray_trainer import RayPPOTrainer
     config = compose(base_overrides(verl_files, tmp_path) + ["data.dataloader_num_workers=0"])
     built = {}
@@ -128,22 +135,21 @@ def test_control_verl_s_own_task_runner_gives_a_random_sampler(tmp_path, verl_fi
 
     monkeypatch.setattr(RayPPOTrainer, "init_workers", stop)
     with pytest.raises(Stop):
-        v0.TaskRunner.__ray_actor_class__().run(config)
+        BASE().run(config)
     assert not isinstance(built["trainer"].train_dataloader.sampler, curriculum_sampler_class())
     assert not hasattr(built["trainer"].train_dataset, "on_batch_end")
 
 
 def test_a_verl_whose_task_runner_builds_no_sampler_is_refused(monkeypatch):
-    import verl.trainer.main_ppo_v0 as v0
-
     def run(self, config):  # a future TaskRunner.run that builds its sampler elsewhere
         return self.init_resource_pool_mgr(config)
 
-    monkeypatch.setattr(v0.TaskRunner.__ray_actor_class__, "run", run)
+    monkeypatch.setattr(BASE, "run", run)
     with pytest.raises(InvalidArgumentError, match="does not call create_rl_sampler"):
         main_ppo._build_task_runner()
 
 
+@pytest.mark.skipif(not HAS_V1, reason="no V1 trainer before verl 0.9")
 def test_cli_refuses_an_explicit_v1_before_starting_ray(tmp_path, verl_files):
     out = _cli(base_overrides(verl_files, tmp_path) + ["trainer.use_v1=true"], tmp_path, timeout=300)
     assert out.returncode == 2, out.stderr[-3000:]
@@ -161,7 +167,7 @@ def test_cli_runs_verl_until_the_gpu_check_with_our_sampler(tmp_path, verl_files
     out = _cli(args, tmp_path, timeout=600)
     text = out.stdout + out.stderr
     assert out.returncode != 0, text[-3000:]
-    assert "promptsel: trainer.use_v1=false" in text
+    assert ("promptsel: trainer.use_v1=false" in text) == HAS_V1
     assert "promptsel: data.dataloader_num_workers=0 (was 8)" in text
     assert (f"promptsel: CurriculumSampler (method mopps) is the train sampler: {TRAIN_ROWS} prompts, "
             f"{BATCH} per batch") in text, text[-5000:]

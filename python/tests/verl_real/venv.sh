@@ -3,7 +3,7 @@
 # and what its sampler path imports, on CPU: the CPU torch wheel from pip's local
 # find-links (never a CUDA download), verl --no-deps and its small dependencies.
 # Prints the venv's python on the last line of stdout.
-#   usage: venv.sh 0.7.1|0.9.1
+#   usage: venv.sh 0.7.1|0.8.0|0.9.1
 # The venv lives in $PROMPTSEL_VERL_VENVS (default ~/.cache/promptsel) under a name
 # that hashes this script, so editing the pins rebuilds it and a re-run reuses it.
 set -euo pipefail
@@ -43,6 +43,16 @@ case "$version" in
       "antlr4-python3-runtime==4.9.3" "hydra-core==1.3.2" codetiming "datasets<4" multiprocess dill xxhash \
       "fsspec<=2025.3.0" "pandas==2.2.3" python-dateutil pytz tzdata "pyarrow==21.0.0" pillow
     "${pip[@]}" "transformers<5" "ray" aiohttp requests tqdm "pytest>=7"
+    ;;
+  0.8.0)
+    # The legacy trainer's layout before 0.9 (TaskRunner in main_ppo.py): 0.7.1's pins
+    # (numpy<2) plus what 0.8.0's trainer imports.
+    "${pip[@]}" --no-deps "verl==0.8.0" "numpy<2" "tensordict>=0.8,<=0.10,!=0.9.0" "pyvers<0.2" \
+      "omegaconf==2.3.0" torchdata packaging cloudpickle importlib_metadata orjson pyyaml \
+      "antlr4-python3-runtime==4.9.3" "hydra-core==1.3.2" codetiming "datasets<4" multiprocess dill xxhash \
+      "fsspec<=2025.3.0" "pandas==2.2.3" python-dateutil pytz tzdata "pyarrow==21.0.0" pillow
+    "${pip[@]}" "transformers<5" ray aiohttp requests tqdm peft accelerate cachetools fastapi uvicorn \
+      "pytest>=7"
     ;;
   0.9.1)
     # 0.9.1's own pins (numpy>=2, tensordict<=0.10 which needs pyvers<0.2), then what

@@ -4,7 +4,7 @@ composed with Hydra, and CPU fakes for the GPU worker groups so the real
 RayPPOTrainer.fit loop runs.
 
 The tests run inside the venv of `python/tests/verl_real/venv.sh 0.9.1` (make
-test-verl09). Anywhere else they skip, unless PROMPTSEL_VERL_REQUIRED=1 (set by
+test-verl09) or `venv.sh 0.8.0` (make test-verl09 VERL09=0.8.0). Anywhere else they skip, unless PROMPTSEL_VERL_REQUIRED=1 (set by
 the make target), which turns a missing or wrong verl into a failure.
 """
 
@@ -18,6 +18,12 @@ ID_OFFSET = 1000  # extra_info.index = ID_OFFSET + position: ids and positions d
 BATCH = 4
 N = 3
 RESPONSE_LEN = 4
+
+
+def has_v1(version):
+    """verl 0.9 has the V1 trainer, on by default (trainer.use_v1); 0.8 has no such key."""
+    from packaging.version import Version
+    return version >= Version("0.9")
 
 
 def require_verl09():
@@ -202,7 +208,7 @@ def fit_overrides(root, ckpt_dir, steps, extra=(), seed=7):
     return base_overrides(root, ckpt_dir) + [
         f"trainer.total_training_steps={steps}", "trainer.val_before_train=false", "trainer.test_freq=-1",
         "trainer.balance_batch=false", "actor_rollout_ref.actor.use_kl_loss=false",
-        "algorithm.use_kl_in_reward=false", "data.dataloader_num_workers=0", "trainer.use_v1=false",
+        "algorithm.use_kl_in_reward=false",
         "+data.sampler.method=mopps", "+data.sampler.candidate_ratio=2", f"+data.sampler.seed={seed}",
         *extra]
 
@@ -213,7 +219,7 @@ def run_task_runner(config, monkeypatch, rollout=None):
     init_workers, the GPU part, is replaced: by the CPU fakes, or, without a rollout,
     by a stop right after the trainer is built. Returns (runner, trainer)."""
     from verl.trainer.ppo.ray_trainer import RayPPOTrainer
-    from promptsel.verl.main_ppo import CurriculumTaskRunner
+    from promptsel.verl.main_ppo import CurriculumTaskRunner, prepare_config
 
     built = {}
 
@@ -227,6 +233,7 @@ def run_task_runner(config, monkeypatch, rollout=None):
         install_fakes(self, rollout)
 
     monkeypatch.setattr(RayPPOTrainer, "init_workers", init_workers)
+    prepare_config(config)  # as the command line does: legacy trainer, no loader workers
     runner = CurriculumTaskRunner()
     try:
         runner.run(config)
