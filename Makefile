@@ -25,8 +25,8 @@ lib:
 lib-static:
 	$(PYTHON) hatch_build.py
 
-## test: everything CI checks (pytest last: its summary closes the run)
-test: test-swift lib check-abi example bench-smoke test-python test-dist
+## test: everything CI checks (the installed-wheel pytest last: its summary closes the run); test-verl is mk/verl.mk
+test: test-swift lib check-abi example bench-smoke test-python test-verl test-dist
 
 ## test-swift: Swift Testing suites (core math and the exported C symbols)
 test-swift:
@@ -100,6 +100,8 @@ clean:
 # Reliability targets, each in its own file: fuzz / fuzz-ci (mk/fuzz.mk),
 # sanitize (mk/sanitize.mk).
 -include mk/fuzz.mk mk/sanitize.mk
+# The CurriculumSampler against real verl 0.7.1 on CPU: test-verl (mk/verl.mk).
+-include mk/verl.mk
 
 # verl 0.8 - 0.9.1 route against real verl: test-verl09 (mk/verl09.mk).
 -include mk/verl09.mk

@@ -227,3 +227,20 @@ def test_gps_features_come_from_the_dataset_prompts():
     it = iter(s)
     assert len({next(it) for _ in range(B)}) == B
     assert len(s.selector) >= 96  # every prompt registered with its features
+
+
+def test_journal_stays_bounded_and_an_old_checkpoint_warns(tmp_path):
+    from promptsel.verl.journal import Journal
+    config = _config(journal_dir=str(tmp_path), journal_keep=3)
+    _, late = _run(config, 10, stop_for_checkpoint=9)
+    _, records = Journal(tmp_path, b"\0" * 16).read()
+    assert 3 <= len(records) <= 6 and records[-1].seq == 9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s, _ = _resume(config, late, 0)  # update 9 is still in the journal
+    assert s._updates == 9
+    config = _config(journal_dir=str(tmp_path / "b"), journal_keep=3)
+    _, early = _run(config, 12, stop_for_checkpoint=2)
+    with pytest.warns(UserWarning, match="no update 1"):
+        s, _ = _resume(config, early, 0)
+    assert s._updates == 1

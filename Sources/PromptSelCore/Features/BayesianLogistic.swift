@@ -14,7 +14,7 @@ import Darwin
 /// Each step: the precision is discounted towards the prior, P <- l P + (1 - l) P0
 /// (so old evidence fades and the model tracks the moving policy), then the binomial
 /// outcomes of the step (s of k for each observed prompt) enter by a Laplace update:
-/// a few Newton steps to the MAP of the step's posterior, and P <- P + H at the MAP.
+/// damped Newton steps (backtracking line search) to the MAP of the step's posterior, and P <- P + H at the MAP.
 /// Prediction for any prompt, seen or not: mean logit a = mu . phi, variance
 /// v = phi^T P^-1 phi, mean success ~ sigmoid(a / sqrt(1 + pi v / 8)) (the probit
 /// approximation), and its standard deviation by the delta method.
@@ -75,6 +75,13 @@ public struct BayesianLogistic: Sendable {
 
     @inline(__always)
     static func sigmoid(_ a: Double) -> Double { a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a)) }
+
+    /// log(1 + e^x) without overflow.
+    static func softplus(_ x: Double) -> Double { max(x, 0) + log1p(exp(-abs(x))) }
+
+    /// Upper bound on the damped Newton steps of one update (it usually stops
+    /// after a handful, when the step no longer moves the weights).
+    static let newtonSteps = 30
 
     @inline(__always)
     func dot(_ w: [Double], _ phi: ArraySlice<Float>) -> Double {
@@ -180,7 +187,33 @@ public struct BayesianLogistic: Sendable {
             for i in 0..<d { for j in 0..<i { hessian[j * d + i] = hessian[i * d + j] } }
             return hessian
         }
-        for _ in 0..<4 {
+        // Log posterior of the step (up to a constant): the binomial log likelihood,
+        // with stable log-sigmoids, minus the Gaussian prior's quadratic form.
+        func objective(_ w: [Double]) -> Double {
+            var value = 0.0
+            t.withUnsafeBufferPointer { tp in
+                for o in 0..<n {
+                    var z = 0.0
+                    for i in 0..<d where w[i] != 0 { z += w[i] * tp[i * n + o] }
+                    // log p = -softplus(-z), log(1 - p) = -softplus(z)
+                    value -= successes[o] * BayesianLogistic.softplus(-z)
+                        + (trials[o] - successes[o]) * BayesianLogistic.softplus(z)
+                }
+            }
+            for i in 0..<d {
+                var acc = 0.0
+                for j in 0..<d { acc += prior[i * d + j] * (w[j] - priorMean[j]) }
+                value -= 0.5 * (w[i] - priorMean[i]) * acc
+            }
+            return value
+        }
+        // Damped Newton to the MAP: a full Newton step from the prior mean overshoots
+        // when one prompt's k rollouts all agree (the likelihood is nearly flat far
+        // out), and a Hessian taken at such an iterate moved predictions the wrong way.
+        // Backtracking (Armijo) makes every step increase the log posterior; the
+        // objective is strictly concave, so this converges to the MAP.
+        var current = objective(w)
+        for _ in 0..<BayesianLogistic.newtonSteps {
             h = curvature(at: w)
             // Gradient of the log posterior at w.
             var g = [Double](repeating: 0, count: d)
@@ -193,9 +226,26 @@ public struct BayesianLogistic: Sendable {
             }
             guard let l = BayesianLogistic.cholesky(h, d) else { break }
             let step = BayesianLogistic.solve(l, d, g)
+            var slope = 0.0
+            for i in 0..<d { slope += g[i] * step[i] }
+            guard slope.isFinite, slope > 1e-14 else { break }  // at the MAP
+            var scale = 1.0, accepted = false
+            var trial = w
+            while scale >= 1.0 / 1024 {
+                for i in 0..<d { trial[i] = w[i] + scale * step[i] }
+                let value = objective(trial)
+                if value.isFinite && value >= current + 1e-4 * scale * slope {
+                    current = value
+                    accepted = true
+                    break
+                }
+                scale *= 0.5
+            }
+            guard accepted else { break }
             var largest = 0.0
-            for i in 0..<d { w[i] += step[i]; largest = max(largest, abs(step[i])) }
-            if largest < 1e-10 { break }
+            for i in 0..<d { largest = max(largest, abs(trial[i] - w[i])) }
+            w = trial
+            if largest < 1e-9 { break }
         }
         h = curvature(at: w)  // the Hessian at the final weights
         if let l = BayesianLogistic.cholesky(h, d), w.allSatisfy(\.isFinite) {

@@ -21,7 +21,8 @@ data.pt through state_dict(); see journal.py for the exact resume.
 
 Settings under data.sampler (`+data.sampler.key=value` on verl's command line):
 method (mopps | dps | gps | hybrid; default mopps), candidate_ratio (default 8),
-seed (default data.seed, else 0), journal_dir (default none), success_metric
+seed (default data.seed, else 0), journal_dir (default none), journal_keep (updates
+the journal keeps, default 1000), success_metric
 (auto | acc | score; default auto), and the method's own parameters by the
 library's names (`decay`, `strategy`, `prior_alpha`, ...; promptsel.methods.describe).
 """
@@ -39,12 +40,13 @@ from ..features import featurize
 from ..selector import Selector
 from .batch import SUCCESS_METRICS, groups, ids_of
 from .config import build_selector, get, keys
-from .journal import Journal, Record
+from .journal import DEFAULT_KEEP, Journal, Record
 from .metrics import sampler_metrics
 
 STATE_FORMAT = 1
 DEFAULT_CANDIDATE_RATIO = 8
-_OWN_KEYS = ("class_path", "class_name", "method", "candidate_ratio", "seed", "journal_dir", "success_metric")
+_OWN_KEYS = ("class_path", "class_name", "method", "candidate_ratio", "seed", "journal_dir", "journal_keep",
+             "success_metric")
 #: Prompts featurized per library call at construction (bounds the float buffer).
 _FEATURE_CHUNK = 1 << 16
 
@@ -133,7 +135,10 @@ class CurriculumCore:
         journal_dir = get(data_config, "sampler.journal_dir", None)
         self._run_id = os.urandom(16)  # names this run's journal; not a selection choice
         self._journal_dir = os.fspath(journal_dir) if journal_dir else None
-        self._journal = Journal(self._journal_dir, self._run_id) if journal_dir else None
+        self._journal_keep = int(get(data_config, "sampler.journal_keep", DEFAULT_KEEP))
+        if self._journal_keep < 1:
+            raise InvalidArgumentError(f"data.sampler.journal_keep must be >= 1, got {self._journal_keep}")
+        self._journal = Journal(self._journal_dir, self._run_id, self._journal_keep) if journal_dir else None
         self._perm = np.empty(0, np.int64)
         self._cursor = 0
         self._epoch_step = 0
@@ -245,7 +250,7 @@ class CurriculumCore:
         restored = self._validated(state)
         selector = restored.pop("selector")
         if self._journal is not None:
-            self._journal = Journal(self._journal_dir, restored["run_id"])
+            self._journal = Journal(self._journal_dir, restored["run_id"], self._journal_keep)
             restored["updates"] = self._replay(selector, restored)
         elif restored["steps"] > restored["updates"]:
             warnings.warn(
@@ -299,6 +304,8 @@ class CurriculumCore:
             last = None if state["last_batch"] is None else np.frombuffer(state["last_batch"], "<i8").astype(np.int64)
             cursor, epoch_step = int(state["cursor"]), int(state["epoch_step"])
             steps, updates, run_id = int(state["steps"]), int(state["updates"]), bytes(state["run_id"])
+        except CheckpointError:
+            raise  # a ValueError too: the reasons above must not be reported as "malformed"
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"malformed CurriculumSampler state_dict: {e!r}") from None
         if perm.size not in (0, n) or (perm.size and not np.array_equal(np.sort(perm), np.arange(n))):

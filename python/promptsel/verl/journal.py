@@ -12,6 +12,10 @@ File `promptsel_journal.bin`, little-endian:
   u64 seq (updates applied before this one), u32 n_batch, u32 n_groups,
   i64 batch positions[n_batch] (the batch this update is feedback for),
   i64 ids[n_groups], f64 success[n_groups], i32 rollouts[n_groups].
+The file keeps the last `keep` updates (compacted, atomically, whenever it holds
+twice that many), so it stays bounded on long runs; a resume from a checkpoint
+older than that finds no record and says so.
+
 A torn or corrupt record ends the journal: it and anything after it are ignored
 (only the last append can be torn). Replayed values are validated again by the
 library's update, like any other input.
@@ -28,6 +32,8 @@ from .. import _native
 from ..errors import CheckpointError
 
 JOURNAL_FILE = "promptsel_journal.bin"
+#: Updates kept by default: a resume from the latest checkpoints is exact.
+DEFAULT_KEEP = 1000
 _MAGIC = b"PSELJRN1"
 _HEADER = len(_MAGIC) + 16 + 4
 _RECORD = struct.Struct("<II")
@@ -75,10 +81,12 @@ def _decode(payload: bytes) -> Optional[Record]:
 class Journal:
     """One run's journal in `directory`, identified by `run_id` (16 bytes)."""
 
-    def __init__(self, directory, run_id: bytes):
+    def __init__(self, directory, run_id: bytes, keep: int = DEFAULT_KEEP):
         self.path = os.path.join(os.fspath(directory), JOURNAL_FILE)
         self.run_id = run_id
+        self.keep = keep
         self._started = False
+        self._records = 0  # in the file, once started
 
     def read(self) -> tuple:
         """(run id of the file or None, its intact records). A missing file has none."""
@@ -105,9 +113,11 @@ class Journal:
 
     def rewrite(self, records: List[Record]) -> None:
         """Replaces the file, atomically, by this run's header and `records`."""
+        records = records[-self.keep:]
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         _native.write_atomic(os.fsencode(self.path), _header(self.run_id) + b"".join(map(_encode, records)))
         self._started = True
+        self._records = len(records)
 
     def append(self, record: Record) -> None:
         """Appends one record durably. The first append of a run that did not resume
@@ -122,3 +132,6 @@ class Journal:
             os.fsync(fd)
         finally:
             os.close(fd)
+        self._records += 1
+        if self._records > 2 * self.keep:
+            self.rewrite(self.read()[1])

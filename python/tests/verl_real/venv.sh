@@ -42,7 +42,8 @@ case "$version" in
       torchdata packaging "pyvers<0.2" cloudpickle importlib_metadata orjson pyyaml \
       "antlr4-python3-runtime==4.9.3" "hydra-core==1.3.2" codetiming "datasets<4" multiprocess dill xxhash \
       "fsspec<=2025.3.0" "pandas==2.2.3" python-dateutil pytz tzdata "pyarrow==21.0.0" pillow
-    "${pip[@]}" "transformers<5" "ray" aiohttp requests tqdm "pytest>=7"
+    # verl.trainer.main_ppo (create_rl_sampler) also imports pydantic, peft and accelerate.
+    "${pip[@]}" "transformers<5" "ray" aiohttp requests tqdm "pytest>=7" pydantic peft accelerate
     ;;
   0.8.0)
     # The legacy trainer's layout before 0.9 (TaskRunner in main_ppo.py): 0.7.1's pins
