@@ -102,3 +102,6 @@ clean:
 -include mk/fuzz.mk mk/sanitize.mk
 # The CurriculumSampler against real verl 0.7.1 on CPU: test-verl (mk/verl.mk).
 -include mk/verl.mk
+
+# verl 0.8 - 0.9.1 route against real verl: test-verl09 (mk/verl09.mk).
+-include mk/verl09.mk
