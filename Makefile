@@ -25,8 +25,8 @@ lib:
 lib-static:
 	$(PYTHON) hatch_build.py
 
-## test: everything CI checks (the installed-wheel pytest last: its summary closes the run); test-verl is mk/verl.mk
-test: test-swift lib check-abi example bench-smoke test-python test-verl test-dist
+## test: everything CI checks (the installed-wheel pytest last: its summary closes the run); test-verl(09): mk/verl*.mk
+test: test-swift lib check-abi example bench-smoke test-python test-verl test-verl09 test-dist
 
 ## test-swift: Swift Testing suites (core math and the exported C symbols)
 test-swift:

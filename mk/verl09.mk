@@ -3,7 +3,7 @@
 # from pip's local find-links, never a CUDA download) is built once under ~/.cache/promptsel
 # by python/tests/verl_real/venv.sh and reused while that script is unchanged. pytest runs
 # as test-verl's does (mk/verl.mk: rootdir and confcutdir the test folder, a temporary HF
-# datasets cache). Not part of `make test`.
+# datasets cache). Part of `make test` (0.9.1).
 .PHONY: test-verl09
 VERL09 ?= 0.9.1
 
