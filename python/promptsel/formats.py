@@ -200,9 +200,9 @@ def import_hmm_params(sel, path_or_dir):
     pi = numbers([doc["pis"][k] for k in keys], path, "pis", (n, 3) if n else None).reshape(n, 3)
     before = numbers([doc["pis_before"][k] for k in keys], path, "pis_before", (n, 3) if n else None).reshape(n, 3)
     raw_sampled = [doc["sampled_times"][k] for k in keys]
-    bad = next((v for v in raw_sampled if isinstance(v, bool) or not isinstance(v, int)), None)
-    if bad is not None:
-        raise CheckpointError(f"{path}: sampled_times must be integers, got {bad!r}")
+    bad = [v for v in raw_sampled if isinstance(v, bool) or not isinstance(v, int)][:1]
+    if bad:  # a list, not next(..., None): a null count is itself the bad value
+        raise CheckpointError(f"{path}: sampled_times must be integers, got {bad[0]!r}")
     if any(not 0 <= v < 2**32 for v in raw_sampled):
         raise CheckpointError(f"{path}: sampled_times must lie in [0, 2**32)")
     sampled = np.array(raw_sampled, dtype=np.int64)
