@@ -126,6 +126,12 @@ def _run(config, steps, rng_seed=7, stop_for_checkpoint=None):
     environment of the resumed run continues from there)."""
     s = CurriculumSampler(data_source=_dataset(), data_config=config)
     rng = np.random.default_rng(rng_seed)
+    batches, saved = _loop(s, rng, steps, stop_for_checkpoint)
+    return batches, saved
+
+
+def _loop(s, rng, steps, stop_for_checkpoint=None):
+    """`steps` steps of verl's fit loop, starting a new epoch when one runs out."""
     it, batches, saved = iter(s), [], None
     for step in range(1, steps + 1):
         try:
@@ -146,15 +152,7 @@ def _resume(config, saved, steps):
     rng = np.random.default_rng()
     rng.bit_generator.state = rng_state
     s.load_state_dict(state)
-    it, batches = iter(s), []
-    for _ in range(steps):
-        try:
-            batch, data = _step(s, it, rng)
-        except StopIteration:
-            it = iter(s)
-            batch, data = _step(s, it, rng)
-        batches.append(batch.tolist())
-        s.update(data)
+    batches, _ = _loop(s, rng, steps)
     return s, batches
 
 

@@ -60,6 +60,17 @@ def ids_of(values, name="index", check_zero=True):
     return ids
 
 
+def prompt_text(prompt):
+    """The text featurized for a prompt: a plain string as is, a chat prompt (a list
+    of {"role", "content"}, verl's raw_prompt) as its contents joined by newlines."""
+    if isinstance(prompt, (str, bytes)):
+        return prompt
+    try:
+        return "\n".join(str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in prompt)
+    except TypeError:
+        return str(prompt)
+
+
 def success_vector(x, prompts, name="success_rate"):
     """One success rate per prompt as float64: any real dtype (bfloat16 included),
     shape (B,) or (B, 1). B·n per-rollout values are refused, never averaged in the

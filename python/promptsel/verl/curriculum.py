@@ -38,7 +38,7 @@ from .. import methods
 from ..errors import CheckpointError, InvalidArgumentError
 from ..features import featurize
 from ..selector import Selector
-from .batch import SUCCESS_METRICS, groups, ids_of
+from .batch import SUCCESS_METRICS, groups, ids_of, prompt_text
 from .config import build_selector, get, keys
 from .journal import DEFAULT_KEEP, Journal, Record
 from .metrics import sampler_metrics
@@ -86,21 +86,12 @@ def dataset_ids(data_source):
     return ids
 
 
-def _text(prompt):
-    """A chat prompt (list of {"role", "content"}) or a plain string as one text."""
-    if isinstance(prompt, (str, bytes)):
-        return prompt
-    try:
-        return "\n".join(str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in prompt)
-    except TypeError:
-        return str(prompt)
-
-
 def dataset_texts(data_source, prompt_key):
     frame = getattr(data_source, "dataframe", None)
     if frame is not None:
-        return [_text(p) for p in list(frame[prompt_key])]
-    return [_text(data_source[i].get("raw_prompt", data_source[i].get(prompt_key))) for i in range(len(data_source))]
+        return [prompt_text(p) for p in list(frame[prompt_key])]
+    rows = (data_source[i] for i in range(len(data_source)))  # __getitem__ may tokenize: once per row
+    return [prompt_text(r.get("raw_prompt", r.get(prompt_key))) for r in rows]
 
 
 class CurriculumCore:

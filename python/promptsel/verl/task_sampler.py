@@ -46,7 +46,7 @@ from .. import methods
 from ..errors import CheckpointError, InvalidArgumentError, PromptSelError, with_context
 from ..features import featurize
 from ..selector import Selector
-from .batch import ids_of, is_tensor, success_vector, to_numpy
+from .batch import ids_of, is_tensor, prompt_text, success_vector, to_numpy
 from .config import build_selector, get, infer_method
 
 #: The native checkpoint save() writes beside index_score.json.
@@ -156,7 +156,7 @@ class TaskSampler:
         dim = self.selector.feature_dim
         texts = next((batch_dict[k] for k in ("raw_prompt", "prompt") if k in batch_dict), None)
         if texts is not None:
-            items = [t if isinstance(t, (str, bytes)) else str(t) for t in list(texts)]
+            items = [prompt_text(t) for t in list(texts)]
         elif "input_ids" in batch_dict:
             tokens = to_numpy(batch_dict["input_ids"])
             mask = to_numpy(batch_dict["attention_mask"]) if "attention_mask" in batch_dict else None
