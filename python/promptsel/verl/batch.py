@@ -53,8 +53,14 @@ def ids_of(values, name="index", check_zero=True):
     promptsel.prompt_ids, the same in C and Python). A batch of several rows whose
     ids are all 0 is refused: that is verl's default for a missing extra_info.index,
     and it would collapse every prompt into one."""
-    values = values.tolist() if (isinstance(values, np.ndarray) or is_tensor(values)) else list(values)
-    ids = prompt_ids(values)
+    if is_tensor(values):
+        values = to_numpy(values)
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    try:  # all ints (the usual case, 10M of them for a big dataset): numpy's C loop
+        packed = np.array(items)
+    except (ValueError, OverflowError):
+        packed = None
+    ids = prompt_ids(packed if packed is not None and packed.dtype.kind in "iu" else items)
     if check_zero and ids.size > 1 and not ids.any():
         raise InvalidArgumentError(f"{name}: {_ZERO_IDS_FIX}")
     return ids
