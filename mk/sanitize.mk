@@ -30,7 +30,8 @@
 #                  detect_stack_use_after_return=1: a pointer kept past
 #                  withUnsafe...Pointer (the C layer's trade) is caught.
 #   UBSAN_OPTIONS  halt_on_error=1, print_stacktrace=1 (with -fno-sanitize-recover).
-#   TSAN_OPTIONS   defaults (report all, exit 66 at the end), second_deadlock_stack=1.
+#   TSAN_OPTIONS   defaults (report all, exit 66 at the end), second_deadlock_stack=1;
+#                  halt_on_error=1 for canary.py race only, which loops until reported.
 #   pytest runs add log_path=<scratch>/sanitizer-logs/NAME: some tests run Python or C
 #   children and expect them to fail, so a report there must not hide behind an
 #   expected exit status; any file in that directory fails the run.
@@ -79,6 +80,7 @@ sanitize-asan: SAN_PYTEST_ENV   = SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$(SAN_O
 sanitize-asan: SAN_C_CANARIES  := overflow:'SUMMARY: AddressSanitizer: heap-buffer-overflow .*/Sources/PromptSel/' \
                                   leak:'ERROR: LeakSanitizer: detected memory leaks' \
                                   overflow-int:'runtime error: signed integer overflow'
+sanitize-asan: SAN_PY_CANARY_ENV = $(SAN_ENV)
 sanitize-asan: SAN_PY_CANARIES := overflow:'SUMMARY: AddressSanitizer: heap-buffer-overflow .*/Sources/PromptSel/'
 sanitize-asan: SAN_SWIFT_CANARY :=
 
@@ -91,6 +93,8 @@ sanitize-tsan: SAN_PRELOAD      = $(SAN_RT)/libclang_rt.tsan-x86_64.so $(SAN_SWI
                                   $(abspath $(SAN_DIR))/libswift_tsan_hook.so
 sanitize-tsan: SAN_ENV          = SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=$(SAN_OPTS_COMMON):second_deadlock_stack=1
 sanitize-tsan: SAN_PYTEST_ENV   = SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=$(SAN_OPTS_COMMON):second_deadlock_stack=1:log_path=$(SAN_LOGS)/tsan
+# canary.py race repeats its rounds until a deadline; the first report must end it.
+sanitize-tsan: SAN_PY_CANARY_ENV = SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=$(SAN_OPTS_COMMON):second_deadlock_stack=1:halt_on_error=1
 sanitize-tsan: SAN_C_CANARIES  := race:'SUMMARY: ThreadSanitizer: data race .*/Sources/PromptSel/'
 sanitize-tsan: SAN_PY_CANARIES := race:'SUMMARY: ThreadSanitizer: data race .*/Sources/PromptSel/'
 sanitize-tsan: SAN_SWIFT_CANARY := 'SUMMARY: ThreadSanitizer: .*race .*/Sources/PromptSelCore/'
@@ -126,7 +130,7 @@ sanitize-asan sanitize-tsan:
 	$(if $(SAN_SWIFT_CANARY),$(SAN_EXPECT) $(SAN_SWIFT_CANARY) -- env $(SAN_ENV) PROMPTSEL_SANITIZER_CANARY=race \
 	    $(SWIFT) test --disable-xctest $(SAN_SWIFTFLAGS) --scratch-path $(SAN_DIR) --filter SanitizerCanaryTests)
 	@for c in $(SAN_PY_CANARIES); do \
-	  $(SAN_EXPECT) "$${c#*:}" -- env $(SAN_ENV) $(SAN_PY_ENV) $(SAN_PYTHON) Tests/Sanitizers/canary.py "$${c%%:*}" \
+	  $(SAN_EXPECT) "$${c#*:}" -- env $(SAN_PY_CANARY_ENV) $(SAN_PY_ENV) $(SAN_PYTHON) Tests/Sanitizers/canary.py "$${c%%:*}" \
 	  || exit 1; done
 	@echo "== $@: pytest against $(SAN_LIBDIR)/libpromptsel.so  [$$(date +%T)]"
 	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)

@@ -14,6 +14,7 @@ import ctypes
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -32,25 +33,35 @@ def _handle(seed):
 def race():
     # A select over 4096 candidates takes long enough under TSan that both threads are
     # in the library, the GIL released, at the same time; each call ends by storing the
-    # batch size through the shared out_count.
+    # batch size through the shared out_count. Whether TSan sees a race depends on the
+    # interleaving: the GIL, and any lock the Swift runtime takes inside select, order
+    # the two stores whenever one thread got through its GIL hand-over before the other
+    # stored. One 50-call round was caught about 3 times in 4, so rounds repeat until the
+    # deadline; `make sanitize` runs this with halt_on_error=1, so the first report ends
+    # the process (exit 66) and a caught canary costs one or two rounds.
     shared_count = ctypes.c_size_t()
     pool = np.arange(POOL, dtype=np.int64)
     handles = [_handle(seed) for seed in (1, 2)]
-    start = threading.Barrier(2)
+    deadline = time.monotonic() + float(os.environ.get("PROMPTSEL_CANARY_SECONDS", "120"))
 
-    def worker(h):
+    def worker(h, start):
         positions, scores = np.zeros(8, dtype=np.int64), np.zeros(8)
         start.wait()
         for _ in range(50):
             lib.promptsel_selector_select(positions, scores, None, 8, ctypes.byref(shared_count), h, pool, POOL, 8)
 
-    threads = [threading.Thread(target=worker, args=(h,)) for h in handles]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    rounds = 0
+    while time.monotonic() < deadline:
+        start = threading.Barrier(2)
+        threads = [threading.Thread(target=worker, args=(h, start)) for h in handles]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rounds += 1
     for h in handles:
         lib.promptsel_selector_free(h)
+    print(f"canary race: {rounds} rounds of 50 calls per thread")
 
 
 def overflow():
