@@ -57,13 +57,14 @@ public func promptsel_selector_set_features(_ sel: OpaquePointer?, _ ids: Unsafe
         let idList = try Arg.array(ids, n, "ids")
         let d = try Arg.count(dim, "dim")
         try handle.withLock { s throws(PromptSelError) in
-            guard s.model.featureDim > 0 else { return try s.setFeatures(ids: idList, rows: []) }
+            guard s.model.featureDim > 0 else { return try s.setFeatures(ids: idList, rows: [Float]()) }
             guard d == s.model.featureDim else {
                 throw PromptSelError(.invalidArgument, "dim is \(d) but this selector's features have \(s.model.featureDim)")
             }
             let count = idList.count.multipliedReportingOverflow(by: d)
             guard !count.overflow else { throw PromptSelError(.invalidArgument, "n * dim overflows") }
-            try s.setFeatures(ids: idList, rows: try Arg.array(features, count.partialValue, "features"))
+            // Read in place: the matrix may be gigabytes, and a copy would double it.
+            try s.setFeatures(ids: idList, rows: try Arg.buffer(features, count.partialValue, "features"))
         }
     }
 }

@@ -22,6 +22,14 @@ enum Arg {
         return Array(UnsafeBufferPointer(start: p, count: n))
     }
 
+    /// A caller array read in place (valid for the call only); NULL is allowed only when n == 0.
+    static func buffer<T>(_ p: UnsafePointer<T>?, _ n: Int, _ name: String, _ countName: String = "n") throws(PromptSelError) -> UnsafeBufferPointer<T> {
+        let n = try count(n, countName)
+        if n == 0 { return UnsafeBufferPointer(start: nil, count: 0) }
+        guard let p else { throw PromptSelError(.invalidArgument, "\(name) is NULL but \(countName) = \(n)") }
+        return UnsafeBufferPointer(start: p, count: n)
+    }
+
     /// Largest byte length accepted from C for the data of CSR offsets.
     static let maxBytes = maxCount * 64
 

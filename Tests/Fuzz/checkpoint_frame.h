@@ -3,13 +3,13 @@
  * The frame is Sources/PromptSelCore/Checkpoint/CheckpointFormat.swift:
  *
  *     0   8  magic "PSELCKPT"
- *     8   4  format version (u32: 2, or 1 for promptsel 0.2)
+ *     8   4  format version (u32: 3; 2 and 1 (promptsel 0.2) are read too)
  *     12  4  method (u32 checkpoint id: 1 mopps, 2 dps)
  *     16  8  payload length L (u64)
  *     24  L  payload
  *     24+L 4 CRC-32 (zlib's) of bytes [0, 24+L)
  *
- * Payload: parameters (format 2: u32 length + key=value text; format 1: a fixed
+ * Payload: parameters (formats 2 and 3: u32 length + key=value text; format 1: a fixed
  * 100-byte binary config), generator state (4 x u64), step count (u64), then the
  * model's own payload (MoPPSModel.encode, DPSModel+Selection.swift encode).
  *

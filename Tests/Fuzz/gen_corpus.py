@@ -42,10 +42,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def with_params(sel, text):
     """A selector like `sel` (method, generator, prompts) with the parameter text
-    `text`: the format-2 frame rewritten, length and CRC-32 recomputed."""
+    `text`: the format-3 frame rewritten, length and CRC-32 recomputed."""
     b = sel.to_bytes()
     magic, version, method, _length = struct.unpack_from("<8sIIQ", b, 0)
-    assert magic == b"PSELCKPT" and version == 2, "gen_corpus knows checkpoint format 2"
+    assert magic == b"PSELCKPT" and version == 3, "gen_corpus knows checkpoint format 3"
     (n,) = struct.unpack_from("<I", b, 24)
     t = text.encode()
     body = b[:16] + struct.pack("<Q", 0) + struct.pack("<I", len(t)) + t + b[28 + n:-4]

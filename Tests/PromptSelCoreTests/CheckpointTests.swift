@@ -56,10 +56,10 @@ struct CheckpointTests {
     @Test("a future format version is refused with .version")
     func futureVersion() throws {
         var bytes = try trained().serialized()
-        bytes[8] = 3
+        bytes[8] = 4
         let crc = CRC32.checksum(bytes, 0..<(bytes.count - 4))
         for k in 0..<4 { bytes[bytes.count - 4 + k] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(k))) }
-        #expect(throws: PromptSelError(.version, "checkpoint format version 3 is not supported (this library reads versions 1 and 2)")) {
+        #expect(throws: PromptSelError(.version, "checkpoint format version 4 is not supported (this library reads versions 1 to 3)")) {
             try PromptSelector.deserialize(bytes)
         }
     }

@@ -42,6 +42,9 @@ public struct ByteReader {
     /// Bytes at the end that reads may not consume (the trailing checksum).
     private var reserved = 0
     private let source: ByteSource
+    /// The checkpoint format being read (set from the frame), for payloads whose
+    /// layout changed between formats.
+    public var formatVersion: UInt32 = CheckpointFormat.version
 
     /// A reader of `count` bytes from `source`.
     public init(count: Int, source: @escaping ByteSource) {

@@ -3,7 +3,7 @@
 ///
 ///     offset  size  field
 ///     0       8     magic "PSELCKPT"
-///     8       4     format version (u32, currently 2)
+///     8       4     format version (u32, currently 3)
 ///     12      4     method (u32, its `MethodInfo.checkpointID`)
 ///     16      8     payload length L (u64)
 ///     24      L     payload
@@ -12,13 +12,16 @@
 /// Format 2 payload: parameters as `key=value` text (u32 length, UTF-8; stored by
 /// name, so a new parameter needs no format bump and an old checkpoint takes its
 /// default), generator state (4 × u64), step count (u64), the model's payload.
+/// Format 3 differs from 2 only in the feature methods (gps, hybrid): each prompt's
+/// projected row (rank + 1 floats) where format 2 kept its raw row (dim floats),
+/// projected again when a format 2 file is loaded.
 /// Format 1 (promptsel 0.2) differs only in the parameters: a fixed binary config
 /// (see CheckpointFormatV1.swift). All integers and doubles are little-endian;
 /// doubles are stored bit-exactly so a restored selector continues exactly where the
 /// saved one stopped.
 public enum CheckpointFormat {
     static let magic: [UInt8] = Array("PSELCKPT".utf8)
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
     static let headerSize = 24
     /// Longest parameter text accepted from a file.
     static let maxParameterText = 1 << 16
@@ -82,10 +85,11 @@ extension PromptSelector {
         r.reserveTail(4)
         let selector: PromptSelector
         do throws(PromptSelError) {
-            guard version == CheckpointFormat.version || version == 1 else {
+            guard version >= 1, version <= CheckpointFormat.version else {
                 throw PromptSelError(PromptSelStatus.version, "checkpoint format version \(version) is not supported "
-                    + "(this library reads versions 1 and \(CheckpointFormat.version))")
+                    + "(this library reads versions 1 to \(CheckpointFormat.version))")
             }
+            r.formatVersion = version
             selector = try decodePayload(&r, version: version, method: method)
             guard r.remaining == 0 else { throw .corrupt("checkpoint has \(r.remaining) unexpected bytes at the end") }
         } catch {

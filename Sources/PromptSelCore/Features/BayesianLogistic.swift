@@ -54,23 +54,49 @@ public struct BayesianLogistic: Sendable {
         for i in 0..<d { cholesky[i * d + i] = priorPrecision.squareRoot() }
     }
 
-    /// phi(x) = [R x, 1] as Float (stored per prompt).
-    public func project(_ x: ArraySlice<Float>) -> [Float] {
-        var out = [Float](repeating: 0, count: rank + 1)
+    /// phi(x) = [R u, 1] with u = x / |x| (u = 0 for a zero row), as Float: what is
+    /// stored per prompt. The model sees each row's direction only: a scale of 1e-30
+    /// or 1e38 can neither overflow the projection nor leave the weights of a logit
+    /// that never moves (issue 17), and |R u| <= |R|_F bounds every stored value.
+    /// The norm is taken in Double, where the square of any finite Float is finite.
+    public func project(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>,
+                        scratch u: UnsafeMutableBufferPointer<Float>) {
+        var squares = 0.0
+        for v in x { squares += Double(v) * Double(v) }
+        let inverse = squares > 0 ? 1 / squares.squareRoot() : 0
+        for k in 0..<dim { u[k] = Float(Double(x[k]) * inverse) }
         if projection.isEmpty {
-            for (k, v) in x.enumerated() { out[k] = v }
+            for k in 0..<dim { out[k] = u[k] }
         } else {
             projection.withUnsafeBufferPointer { r in
                 for i in 0..<rank {
                     var s: Float = 0
                     let row = i * dim
-                    for (j, v) in x.enumerated() { s += r[row + j] * v }
+                    for j in 0..<dim { s += r[row + j] * u[j] }
                     out[i] = s
                 }
             }
         }
         out[rank] = 1
+    }
+
+    /// `project` of one row into a new array (tests, small callers).
+    public func project(_ x: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: size)
+        var u = [Float](repeating: 0, count: dim)
+        x.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { o in u.withUnsafeMutableBufferPointer { project(xp, into: o, scratch: $0) } }
+        }
         return out
+    }
+
+    /// Largest squared length a projected row can have (|R|_F^2 for a unit row, 1
+    /// without a projection), with room for float rounding: the check of rows read
+    /// from a file, where a valid checksum does not make a value valid.
+    var projectedBound: Double {
+        var f = 0.0
+        for v in projection { f += Double(v) * Double(v) }
+        return (projection.isEmpty ? 1 : f) * 1.001 + 1e-6
     }
 
     @inline(__always)

@@ -23,12 +23,13 @@ public struct Diversity: Sendable {
         history = p.integer("diversity_history")
     }
 
-    /// Unit vector of a projected row without its bias term.
+    /// Unit vector of a projected row without its bias term (its length taken in
+    /// Double, so no row of finite floats can overflow it to NaN).
     static func direction(_ phi: ArraySlice<Float>) -> [Float] {
         var v = Array(phi.dropLast())
-        var n: Float = 0
-        for x in v { n += x * x }
-        if n > 0 { let s = 1 / n.squareRoot(); for k in v.indices { v[k] *= s } }
+        var n = 0.0
+        for x in v { n += Double(x) * Double(x) }
+        if n > 0, n.isFinite { let s = 1 / n.squareRoot(); for k in v.indices { v[k] = Float(Double(v[k]) * s) } }
         return v
     }
 
@@ -49,12 +50,14 @@ public struct Diversity: Sendable {
         var penalty = dirs.map { d in centroids.map { Diversity.cosine(d, $0) }.max() ?? 0 }
         var taken = [Bool](repeating: false, count: ranked.count)
         var chosen: [Int] = []
-        for _ in 0..<batch {
+        for _ in 0..<min(batch, ranked.count) {
+            // The first candidate not taken stands in until one beats it, so a NaN
+            // anywhere (no value compares above it) cannot leave `best` unset.
             var best = -1
             var bestValue = -Double.infinity
             for j in 0..<ranked.count where !taken[j] {
                 let v = utility[ranked[j]] - weight * max(penalty[j], 0)
-                if v > bestValue { bestValue = v; best = j }
+                if best < 0 || v > bestValue { bestValue = v.isNaN ? -.infinity : v; best = j }
             }
             taken[best] = true
             chosen.append(ranked[best])

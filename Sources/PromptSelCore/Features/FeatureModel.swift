@@ -21,7 +21,7 @@ extension FeatureModel {
     public var count: Int { table.count }
     public var ids: [Int64] { table.ids }
     public var allocatedBytes: Int { table.allocatedBytes + features.allocatedBytes }
-    public var entryBytes: Int { PromptTable<Entry>.entryBytes + 4 * (features.dim + features.width) }
+    public var entryBytes: Int { PromptTable<Entry>.entryBytes + 4 * features.width }
     public var featureDim: Int { features.dim }
 
     /// Table slots of `ids`, or the error naming the first id without features.
@@ -40,18 +40,32 @@ extension FeatureModel {
         slots.map { features.phiRow(Int(table.entries[$0].value.row)) }
     }
 
-    public func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError) {
+    /// Registers or replaces each id's row, read in place from the caller's matrix:
+    /// every row is checked before anything changes, then projected straight into
+    /// the store (no copy of the matrix, one allocation of the store's growth).
+    public func setFeatures(ids: [Int64], rows: UnsafeBufferPointer<Float>) throws(PromptSelError) {
         try FeatureStore.check(rows, count: ids.count, dim: features.dim)
         let dim = features.dim
-        table.reserve(extra: ids.count)
-        for (j, id) in ids.enumerated() {
-            let x = rows[(j * dim)..<((j + 1) * dim)]
-            let phi = model.project(x)
-            if let i = table.index(of: id) {
-                _ = features.put(x, phi, at: Int(table.entries[i].value.row))
-            } else {
-                _ = table.insert(id, Entry(row: Int32(features.put(x, phi))))
+        var fresh = 0
+        for id in ids where table.index(of: id) == nil { fresh += 1 }  // (repeats within ids: an upper bound)
+        table.reserve(extra: fresh)
+        features.reserve(extra: fresh)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: features.width + dim) { buffer in
+            let phi = UnsafeMutableBufferPointer(rebasing: buffer[0..<features.width])
+            let unit = UnsafeMutableBufferPointer(rebasing: buffer[features.width...])
+            for (j, id) in ids.enumerated() {
+                model.project(UnsafeBufferPointer(rebasing: rows[(j * dim)..<((j + 1) * dim)]), into: phi, scratch: unit)
+                put(id, UnsafeBufferPointer(phi))
             }
+        }
+    }
+
+    /// Stores a projected row for `id`, replacing its row if it has one.
+    private func put(_ id: Int64, _ phi: UnsafeBufferPointer<Float>) {
+        if let i = table.index(of: id) {
+            _ = features.put(phi, at: Int(table.entries[i].value.row))
+        } else {
+            _ = table.insert(id, Entry(row: Int32(features.put(phi))))
         }
     }
 
@@ -71,7 +85,8 @@ extension FeatureModel {
     public func metrics(_ scope: MetricScope) -> [Double] { scope == .step ? lastUpdate.values : [] }
 
     // MARK: - Checkpoint: the model, its last step, the history, n, ids, then the
-    // method's own per-prompt block (`encodeOwn`), then the feature rows.
+    // method's own per-prompt block (`encodeOwn`), then each prompt's projected row
+    // (format 3; format 2 held the raw rows, projected again on load).
 
     func encodeShared(_ w: inout ByteWriter, own: (inout ByteWriter) -> Void) {
         FeatureParameters.encode(model, &w)
@@ -80,29 +95,51 @@ extension FeatureModel {
         w.u64(UInt64(count))
         for e in table.entries { w.i64(e.id) }
         own(&w)
-        for e in table.entries { for v in features.rawRow(Int(e.value.row)) { w.u32(v.bitPattern) } }
+        for e in table.entries { for v in features.phiRow(Int(e.value.row)) { w.u32(v.bitPattern) } }
     }
 
     /// Decodes the shared payload around the method's own block (`ownBytes` per
     /// prompt, read by `own(n, reader)`), registers the features and returns the ids
-    /// in table order.
+    /// in table order. Rows are read and checked one at a time, never whole.
     func decodeShared(_ r: inout ByteReader, ownBytes: Int,
                       own: (Int, inout ByteReader) throws(PromptSelError) -> Void) throws(PromptSelError) -> [Int64] {
         try FeatureParameters.decode(&model, &r)
         lastUpdate = try FeatureStepStats.decode(&r)
         try diversity.decode(&r, width: model.rank)
-        let n = try r.count(bytesPerPrompt: 8 + ownBytes + 4 * features.dim)
+        let projected = r.formatVersion >= 3
+        let rowSize = projected ? features.width : features.dim
+        let n = try r.count(bytesPerPrompt: 8 + ownBytes + 4 * rowSize)
         var ids: [Int64] = []
         ids.reserveCapacity(n)
         for _ in 0..<n { ids.append(try r.i64("ids")) }
         guard Set(ids).count == n else { throw .corrupt("checkpoint lists an id twice") }
         try own(n, &r)
-        var raw = [Float](repeating: 0, count: n * features.dim)
-        for k in 0..<raw.count { raw[k] = Float(bitPattern: try r.u32("features")) }
-        do { try FeatureStore.check(raw, count: n, dim: features.dim) } catch {
-            throw .corrupt("checkpoint holds invalid features: \(error.message)")
+        table.reserve(extra: n)
+        features.reserve(extra: n)
+        let bound = model.projectedBound
+        var row = [Float](repeating: 0, count: rowSize)
+        var phi = [Float](repeating: 0, count: features.width)
+        var unit = [Float](repeating: 0, count: features.dim)
+        for (j, id) in ids.enumerated() {
+            for k in 0..<rowSize { row[k] = Float(bitPattern: try r.u32("features")) }
+            try row.withUnsafeBufferPointer { (x) throws(PromptSelError) in
+                if projected {
+                    guard FeatureStore.checkProjected(x, bound: bound) else {
+                        throw .corrupt("checkpoint holds an invalid projected feature row for prompt \(id) "
+                            + "(non-finite, too long, or its bias term is not 1)")
+                    }
+                    put(id, x)
+                } else {
+                    do throws(PromptSelError) { try FeatureStore.check(x, count: 1, dim: features.dim) } catch {
+                        throw .corrupt("checkpoint holds invalid features for row \(j): \(error.message)")
+                    }
+                    phi.withUnsafeMutableBufferPointer { p in
+                        unit.withUnsafeMutableBufferPointer { model.project(x, into: p, scratch: $0) }
+                    }
+                    phi.withUnsafeBufferPointer { put(id, $0) }
+                }
+            }
         }
-        try setFeatures(ids: ids, rows: raw)
         return ids
     }
 }

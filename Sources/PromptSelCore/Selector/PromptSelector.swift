@@ -126,13 +126,18 @@ public final class PromptSelector {
         return (counts, beta.map { $0.alpha / ($0.alpha + $0.beta) })
     }
 
-    public func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError) {
+    public func setFeatures(ids: [Int64], rows: UnsafeBufferPointer<Float>) throws(PromptSelError) {
         guard model.featureDim > 0 else { return try model.setFeatures(ids: ids, rows: rows) }
         guard rows.count == ids.count * model.featureDim else {
             throw .invalid("features need \(model.featureDim) values per id (\(ids.count * model.featureDim)), got \(rows.count)")
         }
         try ensureRoom(for: ids.count)
         try model.setFeatures(ids: ids, rows: rows)
+    }
+
+    /// `setFeatures` from an array (Swift callers and tests).
+    public func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError) {
+        try rows.withUnsafeBufferPointer { (p) throws(PromptSelError) in try setFeatures(ids: ids, rows: p) }
     }
 
     /// The state rows of `ids` (`info.state` columns each, row-major).

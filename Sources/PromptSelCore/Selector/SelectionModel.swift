@@ -55,9 +55,10 @@ public protocol SelectionModel: AnyObject {
     func metrics(_ scope: MetricScope) -> [Double]
 
     /// Feature methods: the dimension of their feature rows (0: the method has none),
-    /// and the replacement of each id's row (row-major, `featureDim` floats each).
+    /// and the replacement of each id's row (row-major, `featureDim` floats each,
+    /// read in place: a caller's matrix may be gigabytes).
     var featureDim: Int { get }
-    func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError)
+    func setFeatures(ids: [Int64], rows: UnsafeBufferPointer<Float>) throws(PromptSelError)
 
     /// The predictive distribution of each id's success rate as a Beta (alpha, beta)
     /// (moment-matched where the model is not Beta), for allocation and uncertainty.
@@ -85,7 +86,7 @@ extension SelectionModel {
 
     public func validate(ids: [Int64]) throws(PromptSelError) {}
 
-    public func setFeatures(ids: [Int64], rows: [Float]) throws(PromptSelError) {
+    public func setFeatures(ids: [Int64], rows: UnsafeBufferPointer<Float>) throws(PromptSelError) {
         throw PromptSelError(.unsupported, "method \(Self.info.name) uses no prompt features (gps and hybrid do)")
     }
 
