@@ -3,16 +3,17 @@
 #   make fuzz              every harness for FUZZ_SECONDS (60) each; fails on any finding
 #   make fuzz-ci           fuzz-regressions, then every harness for FUZZ_CI_SECONDS (15)
 #   make fuzz-regressions  every harness over Tests/Fuzz/regressions/ once
-#   make fuzz-<harness>    one harness: fuzz-from_bytes, fuzz-load, fuzz-json
+#   make fuzz-<harness>    one harness: fuzz-from_bytes, fuzz-load, fuzz-features, fuzz-json
 #   make fuzz-build        the sanitized library, the harnesses, the atheris venv, the seeds
 #   make fuzz-clean        forget the build, corpora and findings (keeps nothing under .build-fuzz)
 #
-# Harnesses: Tests/Fuzz/fuzz_from_bytes.c and fuzz_load.c are libFuzzer targets built
+# Harnesses: Tests/Fuzz/fuzz_from_bytes.c, fuzz_load.c and fuzz_features.c (set_features
+# input of gps / hybrid, then the exercise) are libFuzzer targets built
 # with the toolchain's clang (-fsanitize=fuzzer,address,undefined) against a build of
 # the library with ASan and libFuzzer's coverage instrumentation (swiftc
 # -sanitize=fuzzer,address: inline 8-bit counters, PC table and comparison tracing in
 # the Swift code, so libFuzzer sees the decoder's branches); Tests/Fuzz/checkpoint_mutator.c
-# is their structure-aware mutator. Tests/Fuzz/fuzz_json_importers.py is an atheris
+# is the checkpoint harnesses' structure-aware mutator. Tests/Fuzz/fuzz_json_importers.py is an atheris
 # target over the Python importers, against the release library.
 #
 # Everything lives under .build-fuzz/ (gitignored): the library (scratch path), bin/,
@@ -34,8 +35,8 @@ FUZZ_BIN        := $(FUZZ_DIR)/bin
 FUZZ_VENV       := .venv-fuzz
 FUZZ_ATHERIS    ?= atheris==3.0.0
 FUZZ_SRC        := Tests/Fuzz
-FUZZ_HARNESSES  := from_bytes load json
-FUZZ_C_HARNESSES := from_bytes load
+FUZZ_HARNESSES  := from_bytes load features json
+FUZZ_C_HARNESSES := from_bytes load features
 # Swift: libFuzzer coverage and ASan. (swiftc on Linux has no -sanitize=undefined; Swift
 # traps on overflow and bounds by itself, which libFuzzer reports as a deadly signal.)
 FUZZ_SWIFTFLAGS ?= -Xswiftc -sanitize=fuzzer,address
@@ -46,20 +47,28 @@ FUZZ_CFLAGS ?= -g -O1 -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
 FUZZ_LDFLAGS ?= $(if $(wildcard $(dir $(FUZZ_CC))ld.lld),-fuse-ld=lld)
 FUZZ_RUN := $(PYTHON) $(FUZZ_SRC)/fuzz_run.py
 FUZZ_COMMON_SRC := $(FUZZ_SRC)/fuzz_common.c $(FUZZ_SRC)/checkpoint_mutator.c
+# The structure-aware mutator is for checkpoint inputs only.
+FUZZ_LINK_from_bytes := $(FUZZ_COMMON_SRC)
+FUZZ_LINK_load       := $(FUZZ_COMMON_SRC)
+FUZZ_LINK_features   := $(FUZZ_SRC)/fuzz_common.c
 FUZZ_COMMON_HDR := $(FUZZ_SRC)/fuzz_common.h $(FUZZ_SRC)/checkpoint_frame.h include/promptsel.h
 
 # How each harness runs: its command and kind, seeds, dictionary.
 FUZZ_CMD_from_bytes := $(FUZZ_BIN)/fuzz_from_bytes
 FUZZ_CMD_load       := $(FUZZ_BIN)/fuzz_load
+FUZZ_CMD_features   := $(FUZZ_BIN)/fuzz_features
 FUZZ_CMD_json       := $(FUZZ_VENV)/bin/python $(FUZZ_SRC)/fuzz_json_importers.py
 FUZZ_KIND_from_bytes := c
 FUZZ_KIND_load       := c
+FUZZ_KIND_features   := c
 FUZZ_KIND_json       := python
 FUZZ_SEEDS_from_bytes := checkpoint
 FUZZ_SEEDS_load       := checkpoint
+FUZZ_SEEDS_features   := features
 FUZZ_SEEDS_json       := json
 FUZZ_DICT_from_bytes := $(FUZZ_SRC)/checkpoint.dict
 FUZZ_DICT_load       := $(FUZZ_SRC)/checkpoint.dict
+FUZZ_DICT_features   := $(FUZZ_SRC)/features.dict
 FUZZ_DICT_json       := $(FUZZ_SRC)/json.dict
 
 .PHONY: fuzz fuzz-ci fuzz-regressions fuzz-build fuzz-lib fuzz-venv fuzz-seeds fuzz-clean \
@@ -113,7 +122,7 @@ $(FUZZ_LIB): fuzz-lib
 
 $(FUZZ_BIN)/fuzz_%: $(FUZZ_SRC)/fuzz_%.c $(FUZZ_COMMON_SRC) $(FUZZ_COMMON_HDR) $(FUZZ_LIB)
 	@mkdir -p $(FUZZ_BIN)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -Iinclude $< $(FUZZ_COMMON_SRC) \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -Iinclude $< $(FUZZ_LINK_$*) \
 	  -L$(abspath $(dir $(FUZZ_LIB))) -lpromptsel -Wl,-rpath,$(abspath $(dir $(FUZZ_LIB))) -o $@
 
 fuzz-venv: $(FUZZ_VENV)/.atheris

@@ -360,6 +360,15 @@ promptsel_selector *fz_trained(const char *method, const char *params) {
     fz_ok(promptsel_selector_create(&sel, method, params), "create");
     int64_t pool[16];
     for (int i = 0; i < 16; i++) pool[i] = 1000 + 7 * i;
+    size_t dim = 0;
+    fz_ok(promptsel_selector_feature_dim(&dim, sel), "feature_dim");
+    if (dim > 0) {  /* a feature method trains on prompts with features */
+        float *x = malloc(16 * dim * sizeof(float));
+        if (!x) abort();
+        for (size_t k = 0; k < 16 * dim; k++) x[k] = (float)((int)((k * 7) % 11) - 5) / 5;
+        fz_ok(promptsel_selector_set_features(sel, pool, x, 16, dim), "set_features");
+        free(x);
+    }
     for (int step = 0; step < 4; step++) {
         int64_t pos[6];
         size_t got = 0;

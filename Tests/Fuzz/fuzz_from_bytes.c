@@ -2,8 +2,8 @@
  *
  *  1. promptsel_selector_from_bytes(input): refused with corrupt/version/unsupported
  *     and a message, or loaded and then exercised (fuzz_common.c).
- *  2. promptsel_selector_deserialize(existing handle, input), for a trained MoPPS and
- *     a trained DPS handle: the same status as from_bytes; on failure the handle
+ *  2. promptsel_selector_deserialize(existing handle, input), for a trained handle of
+ *     each of MoPPS, DPS, gps and hybrid: the same status as from_bytes; on failure the handle
  *     serializes to exactly the bytes it had before (abort otherwise); on success it
  *     holds what from_bytes built, and is then restored.
  *
@@ -14,12 +14,15 @@
 
 #include "fuzz_common.h"
 
-static promptsel_selector *bases[2];
+#define BASES 4
+static promptsel_selector *bases[BASES];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     bases[0] = fz_trained("mopps", "seed=3 strategy=threshold decay=0.9");
     bases[1] = fz_trained("dps", "seed=4 strategy=topk+entropy entropy_weight=0.5 transition_decay=0.95");
+    bases[2] = fz_trained("gps", "seed=5 dim=6 rank=3 diversity=0.5 strategy=informative");
+    bases[3] = fz_trained("hybrid", "seed=6 dim=4 rank=8");
     return 0;
 }
 
@@ -31,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (sel) fz_fail("from_bytes failed but wrote a handle");
     }
 
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < BASES; b++) {
         size_t before_len, after_len;
         uint8_t *before = fz_serialize(bases[b], &before_len);
         int rc2 = promptsel_selector_deserialize(bases[b], data, size);

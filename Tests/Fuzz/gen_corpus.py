@@ -7,6 +7,9 @@ OUT/checkpoint/  valid checkpoints of every method the library lists, in every
                  value of each real parameter, frozen (no_update), trained a few
                  steps, plus boundary states (counts at the ends of their domains),
                  plus the format-1 fixtures of python/tests/fixtures.
+OUT/features/    inputs of fuzz_features (a configuration byte header, then float32
+                 rows): ordinary rows, rows at float32's extremes and denormals, zero
+                 rows, and rows with one non-finite value, for both methods.
 OUT/json/        the reference samplers' files the Python importers read:
                  index_score.json (MoPPS), hmm_params.json (DPS) via
                  Selector.export_reference, and warm-start results {"<id>": [0/1, ...]}.
@@ -143,7 +146,8 @@ def main():
     args = ap.parse_args()
     ckpt_dir = os.path.join(args.out, "checkpoint")
     json_dir = os.path.join(args.out, "json")
-    for d in (ckpt_dir, json_dir):
+    feat_dir = os.path.join(args.out, "features")
+    for d in (ckpt_dir, json_dir, feat_dir):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
 
@@ -200,6 +204,20 @@ def main():
         shutil.copy(f, os.path.join(ckpt_dir, os.path.basename(f)))
         written += 1
 
+    # fuzz_features inputs (layout: Tests/Fuzz/fuzz_features.c).
+    for hybrid in (0, 1):
+        for tag, scale, dim, rank, flags in (("unit", 1.0, 8, 4, 0), ("huge-diverse", 1e38, 24, 4, 1),
+                                             ("max", 3.4028235e38, 6, 8, 2), ("denormal", 1e-45, 12, 3, 5),
+                                             ("zero", 0.0, 5, 5, 8), ("repeat", 2.0, 3, 2, 9)):
+            x = (np.sign(rng.standard_normal((10, dim))) * scale).astype("<f4")
+            head = bytes([hybrid, dim - 1, rank - 1, flags])
+            write(os.path.join(feat_dir, f"{'hybrid' if hybrid else 'gps'}-{tag}.bin"), head + x.tobytes())
+            if tag == "unit":
+                x[3, 1] = np.nan
+                write(os.path.join(feat_dir, f"{'hybrid' if hybrid else 'gps'}-nan.bin"), head + x.tobytes())
+                written += 1
+            written += 1
+
     # Committed seeds (small hand-made inputs), if any.
     for sub in ("checkpoint", "json"):
         for f in sorted(glob.glob(os.path.join(ROOT, "Tests", "Fuzz", "seeds", sub, "*"))):
@@ -207,11 +225,12 @@ def main():
             written += 1
 
     digest = hashlib.sha1()
-    for d in (ckpt_dir, json_dir):
+    for d in (ckpt_dir, json_dir, feat_dir):
         for f in sorted(os.listdir(d)):
             with open(os.path.join(d, f), "rb") as fh:
                 digest.update(fh.read())
     print(f"gen_corpus: {written} seeds in {args.out} ({len(os.listdir(ckpt_dir))} checkpoints, "
+          f"{len(os.listdir(feat_dir))} feature inputs, "
           f"{len(os.listdir(json_dir))} JSON files; {refused} parameter sets refused; sha1 {digest.hexdigest()[:12]})")
 
 
