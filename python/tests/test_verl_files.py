@@ -287,6 +287,48 @@ def test_a_failed_append_applies_nothing_and_the_journal_stays_readable(tmp_path
     np.testing.assert_array_equal(s.selector.state(s.ids), _replayed_state(config, records, s.ids))
 
 
+def test_an_update_the_library_refuses_takes_its_journal_record_back(tmp_path, monkeypatch):
+    config = _cs_config(tmp_path)
+    s = CurriculumSampler(data_source=_dataset(), data_config=config)
+    loop = _Loop(s)
+    loop.steps(2)
+    _, data = loop.draw()
+    path = tmp_path / "journal" / JOURNAL_FILE
+    selector_before, file_before = s.selector.to_bytes(), path.read_bytes()
+
+    def update(*_args):
+        raise promptsel.PromptSelMemoryError("out of memory (injected)")
+
+    with monkeypatch.context() as m:
+        m.setattr(_native, "update", update)  # the record is written, then the update fails
+        with pytest.raises(promptsel.PromptSelMemoryError):
+            s.update(data)
+    assert s.selector.to_bytes() == selector_before and path.read_bytes() == file_before
+    s.update(data)
+    loop.steps(2)
+    _, records = _journal(tmp_path).read()
+    assert [r.seq for r in records] == list(range(5))
+    np.testing.assert_array_equal(s.selector.state(s.ids), _replayed_state(config, records, s.ids))
+
+
+def test_a_compaction_that_fails_is_a_warning_and_the_update_stands(tmp_path, monkeypatch):
+    config = _cs_config(tmp_path, journal_keep=2)
+    s = CurriculumSampler(data_source=_dataset(), data_config=config)
+    loop = _Loop(s)
+    loop.steps(4)  # 4 records: compaction is due at the fifth
+    _, data = loop.draw()
+    with monkeypatch.context() as m:
+        m.setattr(_native, "write_atomic", _enospc)
+        with pytest.warns(UserWarning, match="uncompacted"):
+            s.update(data)
+    assert s._updates == 5
+    _, records = _journal(tmp_path).read()
+    assert [r.seq for r in records] == list(range(5))  # appended, whole, just not compacted yet
+    loop.steps(1)
+    _, records = _journal(tmp_path).read()
+    assert [r.seq for r in records] == [4, 5]  # the next update compacts
+
+
 def test_torn_bytes_a_failed_append_could_not_cut_are_cut_by_the_next(tmp_path, monkeypatch):
     config = _cs_config(tmp_path)
     s = CurriculumSampler(data_source=_dataset(), data_config=config)

@@ -20,7 +20,8 @@ uid and feeds the selector one success rate per prompt. State goes into verl's
 data.pt through state_dict(); see journal.py for the exact resume.
 
 Settings under data.sampler (`+data.sampler.key=value` on verl's command line):
-method (mopps | dps | gps | hybrid; default mopps), candidate_ratio (default 8),
+method (mopps | dps | gps | hybrid; default mopps), candidate_ratio (default 8; a
+pool larger than the dataset is cut to it, with one logged warning),
 seed (default data.seed, else 0), journal_dir (default none), journal_keep (updates
 the journal keeps, default 1000), success_metric
 (auto | acc | score; default auto), and the method's own parameters by the
@@ -326,8 +327,8 @@ class CurriculumCore:
         return updates
 
     def _check_replayed_ids(self, path, record):
-        """A journal without a dataset fingerprint (PSELJRN1) is checked record by
-        record: the ids it replays must be ids of this dataset."""
+        """The ids a record replays must be ids of this dataset: the only dataset
+        check a journal without a fingerprint (PSELJRN1) gets."""
         at = np.minimum(np.searchsorted(self._sorted_ids, record.ids), max(self._sorted_ids.size - 1, 0))
         unknown = self._sorted_ids[at] != record.ids
         if unknown.any():

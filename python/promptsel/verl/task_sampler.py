@@ -225,6 +225,13 @@ class TaskSampler:
         and leaves the directory loading as its previous checkpoint; files no
         manifest names are removed once the new manifest is on disk."""
         directory = os.fspath(directory)
+        # One lock over both writes: a train() from another thread between them
+        # would make the pair two different states under one manifest.
+        with self.selector._lock:
+            files = self._save_files(directory)
+        manifest.remove_unnamed(directory, files)
+
+    def _save_files(self, directory):
         written = []
         try:
             os.makedirs(directory, exist_ok=True)
@@ -240,6 +247,7 @@ class TaskSampler:
             self.selector.save(path)
             files["native"] = manifest.describe(path)
             manifest.write(directory, generation, self.method, files)
+            return files
         except (PromptSelError, OSError) as e:
             for path in written:  # this save's files: no manifest names them
                 with contextlib.suppress(OSError):
@@ -248,7 +256,6 @@ class TaskSampler:
             if isinstance(e, PromptSelError):
                 raise with_context(e, what) from e
             raise PromptSelIOError(f"{what}: {e}") from e
-        manifest.remove_unnamed(directory, files)
 
     def load(self, directory):
         """Restores from `directory`: the files its manifest names, checked against
