@@ -4,7 +4,6 @@ fail or tear, resumes that fail or meet another dataset's journal, and the
 candidate pool cut to the dataset."""
 
 import errno
-import json
 import logging
 import os
 import pickle
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 import promptsel
-from promptsel import CheckpointError, PromptSelIOError, Selector, TaskSampler
+from promptsel import CheckpointError, PromptSelIOError, TaskSampler
 from promptsel import _native
 from promptsel.verl import CurriculumSampler, manifest
 from promptsel.verl import journal as journal_module
