@@ -123,8 +123,9 @@ class CurriculumCore:
         if self.pool < int(ratio * self.batch_size):
             # Said once, at construction: the pool is fixed for the sampler's life.
             log.warning("promptsel: data.sampler.candidate_ratio=%g x batch size %d asks for %d candidates per "
-                        "step, but the dataset has %d prompts: using %d (every prompt is a candidate at every "
-                        "step). Set data.sampler.candidate_ratio to at most %g to choose from a subset.",
+                        "step, but the dataset has %d prompts: using %d, every prompt at every step (any "
+                        "data.sampler.candidate_ratio from %g up means the same; lower it to choose from a "
+                        "reshuffled subset each step)",
                         ratio, self.batch_size, int(ratio * self.batch_size), n, self.pool, n / self.batch_size)
         self.steps_per_epoch = n // self.batch_size
         self._ids_crc = zlib.crc32(self.ids.tobytes())
