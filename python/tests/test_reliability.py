@@ -370,7 +370,7 @@ def test_kill_during_save_leaves_old_or_new_and_no_temporaries_pile_up(tmp_path)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_kill_during_task_sampler_save_keeps_each_file_whole(tmp_path):
+def test_kill_during_task_sampler_save_loads_one_whole_checkpoint(tmp_path):
     config = {"data": {"train_batch_size": 4}, "actor_rollout_ref": {"rollout": {"n": 8}},
               "tasksampler": {"method": "mopps"}}
     samplers = [TaskSampler(config), TaskSampler(config)]
@@ -381,12 +381,12 @@ def test_kill_during_task_sampler_save_keeps_each_file_whole(tmp_path):
     samplers[0].save(directory)
     for run in range(30):
         _kill_during_saves(tmp_path, 1, lambda s, p: s.save(p), samplers)
-        native = directory / "promptsel_state.bin"
-        if native.exists():
-            assert promptsel.Selector.load(native).to_bytes() in natives
-        reference = directory / "index_score.json"
-        if reference.exists():
-            json.loads(reference.read_text())  # whole JSON, never a torn one
+        # The manifest, renamed last, names a whole pair of one save (checked on load).
+        resumed = TaskSampler(config)
+        resumed.load(directory)
+        assert resumed.selector.to_bytes() in natives
+        files = promptsel.verl.manifest.read(directory)["files"]
+        json.loads((directory / files["reference"]["name"]).read_text())  # whole JSON, never a torn one
 
 
 def test_a_240_character_file_name_still_saves(tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from promptsel import CheckpointError, InvalidArgumentError, TaskSampler
-from promptsel.verl import NATIVE_CHECKPOINT_FILE
+from promptsel.verl import NATIVE_CHECKPOINT_FILE, manifest
 from promptsel.verl.config import get as _get
 
 try:
@@ -251,8 +251,11 @@ def test_save_load_continues_identically(ckpt_dir):
     sampler = TaskSampler(_config())
     _run(sampler, 4)
     sampler.save(ckpt_dir)
-    assert sorted(os.listdir(ckpt_dir)) == ["index_score.json", NATIVE_CHECKPOINT_FILE]
-    doc = json.loads((ckpt_dir / "index_score.json").read_text())
+    files = manifest.read(ckpt_dir)["files"]
+    assert sorted(os.listdir(ckpt_dir)) == sorted([manifest.MANIFEST_FILE, files["native"]["name"],
+                                                   files["reference"]["name"]])
+    assert files["reference"]["name"].startswith("index_score.") and files["native"]["name"].endswith(".bin")
+    doc = json.loads((ckpt_dir / files["reference"]["name"]).read_text())
     alpha, beta = sampler.selector.posterior([int(k) for k in doc])
     assert list(doc.values()) == [[a, b] for a, b in zip(alpha.tolist(), beta.tolist())]
     assert len(doc) == len(sampler.selector)
@@ -284,7 +287,7 @@ def test_load_migrates_a_reference_index_score(ckpt_dir):
 def test_load_prefers_the_native_checkpoint(ckpt_dir):
     sampler = TaskSampler(_config())
     _run(sampler, 2)
-    sampler.save(ckpt_dir)
+    sampler.selector.save(ckpt_dir / NATIVE_CHECKPOINT_FILE)  # a directory saved before manifests
     (ckpt_dir / "index_score.json").write_text('{"1": [50.0, 50.0]}')
     resumed = TaskSampler(_config())
     resumed.load(ckpt_dir)

@@ -179,13 +179,14 @@ def test_resume_without_journal_warns_once_and_lacks_one_update(tmp_path):
     assert s._updates == 5 and s._steps == 6
 
 
-def test_torn_journal_tail_is_ignored(tmp_path):
+def test_torn_journal_tail_is_dropped_with_a_warning(tmp_path):
     config = _config(journal_dir=str(tmp_path))
     _, saved = _run(config, 8, stop_for_checkpoint=5)
     path = tmp_path / JOURNAL_FILE
     data = path.read_bytes()
     path.write_bytes(data[:-7])  # the last append (update 8) torn by a kill
-    s, _ = _resume(config, saved, 0)
+    with pytest.warns(UserWarning, match="dropping 241 bytes"):
+        s, _ = _resume(config, saved, 0)
     assert s._updates == 5  # update 5 replayed from the intact part
 
 

@@ -20,7 +20,8 @@ uid and feeds the selector one success rate per prompt. State goes into verl's
 data.pt through state_dict(); see journal.py for the exact resume.
 
 Settings under data.sampler (`+data.sampler.key=value` on verl's command line):
-method (mopps | dps | gps | hybrid; default mopps), candidate_ratio (default 8),
+method (mopps | dps | gps | hybrid; default mopps), candidate_ratio (default 8; a
+pool larger than the dataset is cut to it, with one logged warning),
 seed (default data.seed, else 0), journal_dir (default none), journal_keep (updates
 the journal keeps, default 1000), success_metric
 (auto | acc | score; default auto), and the method's own parameters by the
@@ -28,6 +29,7 @@ library's names (`decay`, `strategy`, `prior_alpha`, ...; promptsel.methods.desc
 """
 
 import difflib
+import logging
 import os
 import warnings
 import zlib
@@ -35,12 +37,12 @@ import zlib
 import numpy as np
 
 from .. import methods
-from ..errors import CheckpointError, InvalidArgumentError
+from ..errors import CheckpointError, InvalidArgumentError, PromptSelError, with_context
 from ..features import featurize
 from ..selector import Selector
 from .batch import SUCCESS_METRICS, groups, ids_of, prompt_text
 from .config import build_selector, get, keys
-from .journal import DEFAULT_KEEP, Journal, Record
+from .journal import DEFAULT_KEEP, Dataset, Journal, Record
 from .metrics import sampler_metrics
 
 STATE_FORMAT = 1
@@ -49,6 +51,8 @@ _OWN_KEYS = ("class_path", "class_name", "method", "candidate_ratio", "seed", "j
              "success_metric")
 #: Prompts featurized per library call at construction (bounds the float buffer).
 _FEATURE_CHUNK = 1 << 16
+
+log = logging.getLogger("promptsel.verl")
 
 
 def dataset_ids(data_source):
@@ -116,8 +120,16 @@ class CurriculumCore:
         if not 1 <= self.batch_size <= n:
             raise InvalidArgumentError(f"the batch size {self.batch_size} must be in [1, {n}] (the dataset's rows)")
         self.pool = min(n, int(ratio * self.batch_size))
+        if self.pool < int(ratio * self.batch_size):
+            # Said once, at construction: the pool is fixed for the sampler's life.
+            log.warning("promptsel: data.sampler.candidate_ratio=%g x batch size %d asks for %d candidates per "
+                        "step, but the dataset has %d prompts: using %d, every prompt at every step (any "
+                        "data.sampler.candidate_ratio from %g up means the same; lower it to choose from a "
+                        "reshuffled subset each step)",
+                        ratio, self.batch_size, int(ratio * self.batch_size), n, self.pool, n / self.batch_size)
         self.steps_per_epoch = n // self.batch_size
         self._ids_crc = zlib.crc32(self.ids.tobytes())
+        self._dataset = Dataset(n, self._ids_crc)  # what the journal records, as the state_dict does
         self._sorted_ids = np.sort(self.ids)
         seed = get(data_config, "sampler.seed", get(data_config, "seed", 0))
         self.selector = build_selector(data_config, "sampler", self.method, seed)
@@ -129,7 +141,8 @@ class CurriculumCore:
         self._journal_keep = int(get(data_config, "sampler.journal_keep", DEFAULT_KEEP))
         if self._journal_keep < 1:
             raise InvalidArgumentError(f"data.sampler.journal_keep must be >= 1, got {self._journal_keep}")
-        self._journal = Journal(self._journal_dir, self._run_id, self._journal_keep) if journal_dir else None
+        self._journal = Journal(self._journal_dir, self._run_id, self._journal_keep,
+                                self._dataset) if journal_dir else None
         self._perm = np.empty(0, np.int64)
         self._cursor = 0
         self._epoch_step = 0
@@ -204,14 +217,23 @@ class CurriculumCore:
         if unknown.any():
             raise InvalidArgumentError(f"update: prompt id {int(g.ids[unknown][0])} is not in the training dataset")
         predicted = self.selector.predict(g.ids)
-        self.selector.update(g.ids, g.success, g.rollouts)
+        # The record goes to disk before the selector changes: a failed append
+        # raises with both unchanged, so the journal always says what was applied.
+        if self._journal is not None:
+            last = self._last_batch if self._last_batch is not None else np.empty(0, np.int64)
+            self._journal.append(Record(self._updates, last, g.ids, g.success, g.rollouts))
+        try:
+            self.selector.update(g.ids, g.success, g.rollouts)
+        except BaseException:
+            if self._journal is not None:
+                self._journal.retract()
+            raise
         self._updates += 1
         self._last_metrics = sampler_metrics(predicted, g.success)
         self._last_metrics.update({"batch/solve_none": int(np.sum(g.success == 0)),
                                    "batch/solve_all": int(np.sum(g.success == 1))})
         if self._journal is not None:
-            last = self._last_batch if self._last_batch is not None else np.empty(0, np.int64)
-            self._journal.append(Record(self._updates - 1, last, g.ids, g.success, g.rollouts))
+            self._journal.compact_if_due()
 
     def metrics(self):
         """The last update's `tasksample/*` metrics (prediction vs observation, see
@@ -237,45 +259,83 @@ class CurriculumCore:
 
     def load_state_dict(self, state):
         """Restores state_dict(); with a journal, replays the update the checkpoint
-        lacks. Everything is checked before anything changes."""
+        lacks. Everything is checked, and the journal rewritten (atomically), before
+        anything in this sampler changes: a resume that fails leaves the run id, the
+        selector and the journal file as they were."""
         restored = self._validated(state)
         selector = restored.pop("selector")
-        if self._journal is not None:
-            self._journal = Journal(self._journal_dir, restored["run_id"], self._journal_keep)
-            restored["updates"] = self._replay(selector, restored)
-        elif restored["steps"] > restored["updates"]:
-            warnings.warn(
-                "CurriculumSampler resumed without data.sampler.journal_dir: verl saves data.pt before the "
-                "step's update, so the selector lacks the feedback of the checkpoint's last step. Set "
-                "+data.sampler.journal_dir=<dir> for an exact resume", stacklevel=2)
+        journal = None
+        try:
+            if self._journal is not None:
+                journal = Journal(self._journal_dir, restored["run_id"], self._journal_keep, self._dataset)
+                restored["updates"] = self._replay(journal, selector, restored)
+            elif restored["steps"] > restored["updates"]:
+                warnings.warn(
+                    "CurriculumSampler resumed without data.sampler.journal_dir: verl saves data.pt before the "
+                    "step's update, so the selector lacks the feedback of the checkpoint's last step. Set "
+                    "+data.sampler.journal_dir=<dir> for an exact resume", stacklevel=2)
+        except BaseException:
+            selector.close()
+            raise
+        if journal is not None:
+            self._journal = journal
         old, self.selector = self.selector, selector
         old.close()
         self._run_id = restored["run_id"]
         self._perm, self._cursor, self._epoch_step = restored["perm"], restored["cursor"], restored["epoch_step"]
         self._steps, self._updates, self._last_batch = restored["steps"], restored["updates"], restored["last_batch"]
 
-    def _replay(self, selector, restored):
+    def _replay(self, journal, selector, restored):
+        """Replays into `selector` (not yet this sampler's) the update the checkpoint
+        lacks, then rewrites the journal to the records up to it: the last step, so
+        that any refusal before it leaves the file as it was."""
         updates, last = restored["updates"], restored["last_batch"]
         try:
-            file_run, records = self._journal.read()
+            contents = journal.scan()
         except CheckpointError as e:
-            warnings.warn(f"{e}: starting a new journal; the resumed selector lacks the last step's feedback")
-            file_run, records = None, []
-        if file_run is not None and file_run != restored["run_id"]:
-            warnings.warn(f"{self._journal.path} belongs to another run: not replayed", stacklevel=3)
-            records = []
+            warnings.warn(f"{e}: starting a new journal; the resumed selector lacks the last step's feedback",
+                          stacklevel=3)
+            contents = None
+        records = contents.records if contents is not None else []
+        if contents is not None:
+            if contents.dataset is not None and contents.dataset != self._dataset:
+                raise CheckpointError(
+                    f"{journal.path} was recorded on another dataset ({contents.dataset}) than this run's "
+                    f"({self._dataset}): resume on the run's training data, or point data.sampler.journal_dir "
+                    "at this run's own journal")
+            if contents.intact < contents.size:
+                warnings.warn(f"{journal.path}: dropping {contents.size - contents.intact} bytes after the last "
+                              f"intact record ({len(records)} records kept): a torn or corrupt tail, as a crash "
+                              "during an append leaves", stacklevel=3)
+            if contents.run_id != restored["run_id"]:
+                warnings.warn(f"{journal.path} belongs to another run: not replayed", stacklevel=3)
+                records = []
         keep = [r for r in records if r.seq < updates]
         if restored["steps"] > updates:
             nxt = next((r for r in records if r.seq == updates), None)
             if nxt is not None and last is not None and np.array_equal(nxt.batch, last):
-                selector.update(nxt.ids, nxt.success, nxt.rollouts)
+                self._check_replayed_ids(journal.path, nxt)
+                try:
+                    selector.update(nxt.ids, nxt.success, nxt.rollouts)
+                except PromptSelError as e:
+                    raise with_context(e, f"{journal.path}: update {updates} cannot be replayed") from e
                 keep.append(nxt)
                 updates += 1
             else:
-                warnings.warn(f"{self._journal.path} has no update {updates} for the checkpoint's last batch: "
+                warnings.warn(f"{journal.path} has no update {updates} for the checkpoint's last batch: "
                               "the resumed selector lacks that step's feedback", stacklevel=3)
-        self._journal.rewrite(keep)  # the resumed run redoes the steps after it
+        journal.rewrite(keep)  # the resumed run redoes the steps after it
         return updates
+
+    def _check_replayed_ids(self, path, record):
+        """The ids a record replays must be ids of this dataset: the only dataset
+        check a journal without a fingerprint (PSELJRN1) gets."""
+        at = np.minimum(np.searchsorted(self._sorted_ids, record.ids), max(self._sorted_ids.size - 1, 0))
+        unknown = self._sorted_ids[at] != record.ids
+        if unknown.any():
+            raise CheckpointError(
+                f"{path}: update {record.seq} has prompt id {int(record.ids[unknown][0])}, which this run's dataset "
+                f"({self._dataset}) does not have: the journal was recorded on another dataset")
 
     def _validated(self, state):
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:

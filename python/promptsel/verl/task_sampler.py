@@ -27,13 +27,17 @@ Differences from the reference, on purpose:
   per-rollout values are refused (use promptsel.verl.group_success).
 - train() on an id never shown to sample_batch starts it at the prior instead of
   raising KeyError.
-- save() also writes the native checkpoint promptsel_state.bin, which load() prefers:
-  it restores the generator too, so a resumed run selects exactly what the
-  uninterrupted one would have.
+- save() also writes the native checkpoint, which load() prefers: it restores the
+  generator too, so a resumed run selects exactly what the uninterrupted one would
+  have. Both files get per-save names and a manifest renamed last names the pair
+  (promptsel.verl.manifest): a failed save leaves the previous checkpoint, never a
+  mix. The reference trainer's own load() therefore does not find index_score.json
+  in it; `sampler.selector.export_reference(dir)` writes that file for it.
 
 torch and omegaconf are optional; this module imports neither.
 """
 
+import contextlib
 import functools
 import os
 import sys
@@ -43,14 +47,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import methods
-from ..errors import CheckpointError, InvalidArgumentError, PromptSelError, with_context
+from ..errors import CheckpointError, InvalidArgumentError, PromptSelError, PromptSelIOError, with_context
 from ..features import featurize
 from ..selector import Selector
+from . import manifest
 from .batch import ids_of, is_tensor, prompt_text, success_vector, to_numpy
 from .config import build_selector, get, infer_method
 
-#: The native checkpoint save() writes beside index_score.json.
-NATIVE_CHECKPOINT_FILE = "promptsel_state.bin"
+#: The native checkpoint's name: save() writes it as promptsel_state.g<N>.<token>.bin
+#: (named by the manifest); load() still reads this name in a directory without one.
+NATIVE_CHECKPOINT_FILE = manifest.LEGACY_NATIVE_FILE
 
 #: Weight of each offline result in the warm start, as in the reference.
 WARM_START_WEIGHT = 3.0
@@ -213,20 +219,59 @@ class TaskSampler:
         return self._spec.reference_file
 
     def save(self, directory):
-        """Writes the reference's checkpoint (`index_score.json` for MoPPS,
-        `hmm_params.json` for DPS) and the native checkpoint
-        `directory/promptsel_state.bin`, each atomically."""
-        os.makedirs(directory, exist_ok=True)
-        if self._reference_file is not None:
-            self.selector.export_reference(os.path.join(directory, self._reference_file))
-        self.selector.save(os.path.join(directory, NATIVE_CHECKPOINT_FILE))
+        """Writes the native checkpoint and the reference's file (index_score /
+        hmm_params content) under new names, then the manifest that names both,
+        atomically and last (see promptsel.verl.manifest). A save that fails raises
+        and leaves the directory loading as its previous checkpoint; files no
+        manifest names are removed once the new manifest is on disk."""
+        directory = os.fspath(directory)
+        # One lock over both writes: a train() from another thread between them
+        # would make the pair two different states under one manifest.
+        with self.selector._lock:
+            files = self._save_files(directory)
+        manifest.remove_unnamed(directory, files)
+
+    def _save_files(self, directory):
+        written = []
+        try:
+            os.makedirs(directory, exist_ok=True)
+            generation, token = manifest.next_generation(directory)
+            files = {}
+            if self._reference_file is not None:
+                path = os.path.join(directory, manifest.generated_name(self._reference_file, generation, token))
+                written.append(path)
+                self.selector.export_reference(path)
+                files["reference"] = manifest.describe(path)
+            path = os.path.join(directory, manifest.generated_name(NATIVE_CHECKPOINT_FILE, generation, token))
+            written.append(path)
+            self.selector.save(path)
+            files["native"] = manifest.describe(path)
+            manifest.write(directory, generation, self.method, files)
+            return files
+        except (PromptSelError, OSError) as e:
+            for path in written:  # this save's files: no manifest names them
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+            what = f"TaskSampler.save({directory!r}) failed, so the directory still loads as its previous checkpoint"
+            if isinstance(e, PromptSelError):
+                raise with_context(e, what) from e
+            raise PromptSelIOError(f"{what}: {e}") from e
 
     def load(self, directory):
-        """Restores from `directory`: the native checkpoint when present (exact resume,
-        config and generator included), else the reference's file (index_score.json
-        or hmm_params.json; ids not in it keep their state). Neither file: nothing
-        happens, as in the reference. A corrupt file raises CheckpointError."""
+        """Restores from `directory`: the files its manifest names, checked against
+        their recorded sizes and CRC-32s (exact resume, config and generator
+        included). A directory without a manifest (saved before manifests existed, or the
+        reference trainer's) loads its `promptsel_state.bin` when present, else the
+        reference's file (index_score.json or hmm_params.json; ids not in it keep
+        their state). Neither: nothing happens, as in the reference. A corrupt or
+        mismatched file raises CheckpointError and changes nothing."""
         if not directory:
+            return
+        doc = manifest.read(directory)
+        if doc is not None:
+            if "reference" in doc["files"]:
+                manifest.checked(directory, doc, "reference")  # the pair must be the one the save wrote
+            self._restore_native(Path(manifest.checked(directory, doc, "native")))
             return
         native = Path(directory, NATIVE_CHECKPOINT_FILE)
         reference = Path(directory, self._reference_file) if self._reference_file else None
