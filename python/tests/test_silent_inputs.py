@@ -1,0 +1,119 @@
+"""Issue 17, items 8-10 and 12: inputs that were accepted silently (and did the wrong
+thing) now get a clear TypeError / ValueError, and the offline simulator takes
+string prompt ids."""
+
+import json
+
+import numpy as np
+import pytest
+
+import promptsel
+from promptsel import InvalidArgumentError, OutOfRangeError, Selector, featurize
+from promptsel.verl import CurriculumSampler
+from promptsel.verl.batch import ids_of
+from verl_fakes import FakeDataset
+
+
+# ---- 8. one str taken for a sequence of texts ------------------------------------------------
+
+@pytest.mark.parametrize("one", ["some text", b"some text", bytearray(b"some text"), memoryview(b"some")])
+def test_featurize_refuses_a_single_text(one):
+    with pytest.raises(TypeError, match="a single .*wrap it in a list"):
+        featurize(one, 16)
+    assert featurize([one], 16).shape == (1, 16)  # the list of it is one text
+
+
+def test_featurize_reads_bytearray_items_as_text_not_token_ids():
+    np.testing.assert_array_equal(featurize([bytearray(b"a b")], 16), featurize(["a b"], 16))
+
+
+def test_featurize_refuses_unordered_collections():
+    with pytest.raises(TypeError, match="ordered"):
+        featurize({"a", "b"}, 16)
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: s.select("12", 1),
+    lambda s: s.select(b"12", 1),
+    lambda s: s.select(bytearray(b"12"), 1),  # numpy reads it as the byte values [49, 50]
+    lambda s: s.update(bytearray(b"12"), [0.5, 0.5], 8),
+    lambda s: s.predict(memoryview(b"12")),
+    lambda s: s.shuffle(bytearray(b"12")),
+    lambda s: s.update([1, 2], [0.5, 0.5], bytearray(b"\x08\x08")),
+    lambda s: promptsel.prompt_ids("12"),
+    lambda s: ids_of("12"),
+])
+def test_id_sequences_refuse_a_single_text(call):
+    sel = Selector("mopps")
+    with pytest.raises(TypeError, match="single"):
+        call(sel)
+    assert len(sel) == 0
+
+
+# ---- 8. bool taken for an integer --------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda s: s.update([True, 2], [0.5, 0.5], 8),
+    lambda s: s.update([np.True_, 2], [0.5, 0.5], 8),
+    lambda s: s.update((2, False), [0.5, 0.5], 8),
+    lambda s: s.select([True, 2, 3], 1),
+    lambda s: s.predict([5, True]),
+    lambda s: s.set_state([True], [[1.0, 1.0]]),
+    lambda s: s.warm_start([True], [1], [2]),
+    lambda s: s.shuffle([0, True]),
+    lambda s: s.update([1, 2], [0.5, 0.5], [8, True]),
+    lambda s: s.update([1, 2], [0.5, True], 8),
+    lambda s: promptsel.prompt_ids([True, 2]),
+    lambda s: ids_of([True, 2]),
+    lambda s: ids_of(np.array([3, True], dtype=object)),  # verl's non-tensor columns
+])
+def test_bools_are_refused_where_integers_are_meant(call):
+    sel = Selector("mopps")
+    with pytest.raises(TypeError, match="bool"):
+        call(sel)
+    assert len(sel) == 0
+
+
+def test_curriculum_sampler_refuses_a_bool_dataset_index():
+    ds = FakeDataset([True] + list(range(2, 17)))
+    with pytest.raises(TypeError, match=r"extra_info\.index.*bool"):
+        CurriculumSampler(data_source=ds, data_config={
+            "train_batch_size": 4, "gen_batch_size": None, "seed": 0, "prompt_key": "prompt",
+            "sampler": {"class_path": "pkg://promptsel.verl", "class_name": "CurriculumSampler"}})
+
+
+def test_ints_still_pass_fast_and_unchanged():
+    ids = list(range(-5, 5)) + [np.int32(7), np.int64(2**62)]
+    np.testing.assert_array_equal(promptsel.prompt_ids(ids), np.array([int(i) for i in ids], dtype=np.int64))
+    np.testing.assert_array_equal(ids_of(np.array(ids, dtype=object)), promptsel.prompt_ids(ids))
+    with pytest.raises(OutOfRangeError, match=r"values\[1\]"):
+        promptsel.prompt_ids([1, 2**63])
+
+
+# ---- 8. integer parameters outside their range -------------------------------------------------
+
+@pytest.mark.parametrize("dim", [2**62, 2**64, 2**20 + 1, 0])
+def test_featurize_dim_out_of_range_says_the_range(dim):
+    with pytest.raises(ValueError, match=r"dim must lie in \[1, 1048576\]"):
+        featurize(["a b", "c"], dim)
+
+
+def test_featurize_max_dim_is_the_librarys():
+    assert featurize(["a"], promptsel.features.MAX_DIM).shape == (1, promptsel.features.MAX_DIM)
+
+
+@pytest.mark.parametrize("dim", [True, 3.0, "8"])
+def test_featurize_dim_of_another_type_is_a_type_error(dim):
+    with pytest.raises(TypeError, match="dim must be an integer"):
+        featurize(["a"], dim)
+
+
+@pytest.mark.parametrize("method, key, value, domain", [
+    ("gps", "dim", 2**70, r"\[1, 1024\]"),
+    ("gps", "diversity_history", 2**63, r"\[0, 1000\]"),
+    ("hybrid", "rank", -(2**64), r"\[1, 256\]"),
+    ("mopps", "rollouts", 2**64 + 1, r"\[1, 1048576\]"),
+])
+def test_selector_int_parameters_beyond_int64_say_the_range(method, key, value, domain):
+    with pytest.raises(OutOfRangeError, match=rf"{key} must lie in {domain}, got {value}"):
+        Selector(method, **{key: value})
