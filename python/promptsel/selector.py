@@ -59,6 +59,40 @@ class SelectorConfig:
         return f"SelectorConfig(method={self.method!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.params.items()) + ")"
 
 
+def _refuse_positions(ids, last_select):
+    """update(positions) right after select(pool): the positions it returned, given
+    back unchanged, where some of them are not ids of the pool."""
+    if last_select is None or ids.size < 2:
+        return  # one id: an id that happens to equal the one position is too likely
+    pool, positions = last_select
+    if ids.size != positions.size or not np.array_equal(ids, positions):
+        return
+    if np.array_equal(pool[positions], positions):
+        return  # pool[p] == p: the ids are the positions (e.g. a pool of arange(n))
+    foreign = ~np.isin(ids, pool)
+    if foreign.any():
+        raise InvalidArgumentError(
+            f"update got the positions select() returned, not prompt ids: {int(ids[foreign][0])} is not an id "
+            f"of the {pool.size} candidates. Pass candidate_ids[positions] (update takes prompt ids)")
+
+
+def _refuse_per_rollout_rows(ids, rates, ks):
+    """One row per rollout where one row per prompt is meant: each id given exactly
+    as many times as the rollouts each row claims (>= 2), every rate 0 or 1. Each
+    rollout would count rollouts[i] times."""
+    if ids.size < 2 or ks.min() < 2 or not np.all((rates == 0) | (rates == 1)):
+        return
+    _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    if np.array_equal(counts[inverse], ks):
+        k = int(ks[0])
+        raise InvalidArgumentError(
+            f"update got one row per rollout: each of the {counts.size} ids appears as many times as its rollouts "
+            f"(e.g. {k}), each with a 0/1 reward, so every rollout would count {k} times. update takes one row per "
+            f"prompt: its mean success rate over the rollouts and their number (e.g. rewards.reshape(-1, {k})"
+            ".mean(axis=1) with rollouts="
+            f"{k}), or one row per rollout with rollouts=1")
+
+
 class Selector(MethodAccessors):
     """Chooses which prompts to roll out each training step.
 
@@ -91,6 +125,7 @@ class Selector(MethodAccessors):
         # may call save() while this thread is inside another call.
         self._lock = threading.RLock()
         self._handle = handle
+        self._last_select = None  # (pool, positions) of the last select, until an update
         self._finalizer = weakref.finalize(self, _native.free, handle)
         self.method = _native.method_of(handle)
         self._width = _native.state_width(handle)
@@ -114,6 +149,7 @@ class Selector(MethodAccessors):
         """Frees the native selector. Idempotent."""
         with self._lock:
             self._handle = None
+            self._last_select = None
             self._finalizer()
 
     @property
@@ -147,18 +183,35 @@ class Selector(MethodAccessors):
             raise InvalidArgumentError(f"batch_size {batch} exceeds the {ids.size} candidates")
         with self._live() as h:
             positions, scores, state = _native.select(h, ids, batch, self._width if with_state else 0)
+            # For update's positions-for-ids check: the pool by reference (no copy of
+            # a large pool), the positions by value (the caller may index with them).
+            self._last_select = (ids, positions.copy())
         return (positions, scores, state) if with_state else (positions, scores)
 
     def update(self, ids, success_rate, rollouts):
-        """Feeds back one step: ids[i] was rolled out rollouts[i] times (an int for
-        all, or one per id) with mean success success_rate[i] in [0, 1].
-        Duplicate ids are applied in order."""
+        """Feeds back one step, one row per prompt: ids[i] (a prompt id, the value
+        the candidates held, i.e. candidate_ids[positions], never the positions
+        themselves) was rolled out rollouts[i] times (an int for all, or one per id)
+        and success_rate[i] in [0, 1] is the mean reward of those rollouts (e.g. 3
+        of 8 solved: 0.375, rollouts=8). Duplicate ids are applied in order.
+
+        Two mistakes that would silently train the wrong prompts or count rollouts
+        many times raise InvalidArgumentError (a ValueError), where they cannot be
+        a legitimate call: (1) ids equal to the positions the previous select()
+        returned (in order, two or more) when some of them are not ids of the pool
+        it was given; (2) one row per rollout: every id repeated exactly
+        rollouts[i] >= 2 times, each with a 0/1 rate. Pass per-rollout rewards as
+        one row per prompt with their mean (or one row per rollout with
+        rollouts=1)."""
         ids = _args.ids(ids, "ids")
         rates = _args.reals(success_rate, "success_rate")
         _args.same_length(ids=ids, success_rate=rates)
         ks = _args.rollouts(rollouts, ids.size)
+        _refuse_per_rollout_rows(ids, rates, ks)
         with self._live() as h:
+            _refuse_positions(ids, self._last_select)
             _native.update(h, ids, rates, ks)
+            self._last_select = None
 
     def shuffle(self, values):
         """A random permutation of `values` (1-D integers, e.g. prompt ids or

@@ -117,3 +117,55 @@ def test_featurize_dim_of_another_type_is_a_type_error(dim):
 def test_selector_int_parameters_beyond_int64_say_the_range(method, key, value, domain):
     with pytest.raises(OutOfRangeError, match=rf"{key} must lie in {domain}, got {value}"):
         Selector(method, **{key: value})
+
+
+# ---- 9. positions where ids were meant, per-rollout rows where per-prompt rates were ------------
+
+POOL = np.array([503, 17, 9002, 4, 77, 1234, 8, 61], dtype=np.int64)
+
+
+def test_update_with_the_positions_select_returned_is_refused():
+    sel = Selector("mopps", seed=0)
+    pos, _ = sel.select(POOL, 3)
+    before = sel.to_bytes()
+    with pytest.raises(ValueError, match=r"positions select\(\) returned.*candidate_ids\[positions\]"):
+        sel.update(pos, [0.5, 0.25, 1.0], 8)
+    assert sel.to_bytes() == before  # nothing applied
+    sel.update(POOL[pos], [0.5, 0.25, 1.0], 8)  # the ids: fine
+
+
+def test_positions_check_accepts_what_is_legitimate():
+    sel = Selector("mopps", seed=0)
+    pos, _ = sel.select(np.arange(10), 4)  # ids == positions: pool[p] == p
+    sel.update(pos, [0.5] * 4, 8)
+    pos, _ = sel.select(POOL, 2)
+    sel.update(POOL[pos][::-1], [0.5, 0.5], 8)
+    pos, _ = sel.select(POOL, 1)
+    sel.update(pos, [0.5], 8)  # one id: could be an id equal to the position
+    pos, _ = sel.select(POOL, 2)
+    sel.update(POOL[pos], [0.5, 0.5], 8)
+    sel.update(pos, [0.5, 0.5], 8)  # a second update is not "right after select": older feedback
+    pool = np.array([3, 1, 2, 0, 9], dtype=np.int64)  # positions that are all ids of the pool
+    pos, _ = sel.select(pool, 4)
+    sel.update(pos, [0.5] * 4, 8)
+
+
+def test_per_rollout_rows_are_refused():
+    sel = Selector("mopps", seed=0)
+    ids = np.array([5, 6, 7])
+    rewards = np.array([[1, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]], dtype=float)
+    with pytest.raises(ValueError, match="one row per rollout.*one row per prompt"):
+        sel.update(np.repeat(ids, 4), rewards.reshape(-1), 4)
+    with pytest.raises(ValueError, match="one row per rollout"):
+        sel.update(np.repeat(ids, 4), rewards.reshape(-1), np.full(12, 4))
+    assert len(sel) == 0
+    sel.update(ids, rewards.mean(axis=1), 4)  # per prompt: fine
+    sel.update(np.repeat(ids, 4), rewards.reshape(-1), 1)  # per rollout, each one rollout: fine
+    sel.update([5, 5], [1.0, 0.0], 8)  # a duplicate id whose count is not its rollouts: fine
+    sel.update([5, 5, 6, 6], [0.5, 1.0, 0.0, 1.0], 2)  # rates not all 0/1: fine
+
+
+def test_adapters_and_simulator_never_hit_the_new_checks():
+    from promptsel import sim
+    r = sim.run(sim.SimConfig(steps=4, batch=8, n_prompts=300, n_heldout=32, seed=1), "mopps,dps,gps")
+    assert set(r.summaries) == {"mopps", "dps", "gps"}
