@@ -6,6 +6,7 @@ Every method is one C call on the whole batch (never one per prompt).
 """
 
 import contextlib
+import functools
 import threading
 import weakref
 
@@ -57,6 +58,40 @@ class SelectorConfig:
 
     def __repr__(self):
         return f"SelectorConfig(method={self.method!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.params.items()) + ")"
+
+
+def _state_bytes(state):
+    try:
+        data = state["state"]
+    except (KeyError, TypeError, IndexError):
+        raise InvalidArgumentError("expected a state_dict() mapping with a 'state' entry") from None
+    return _args.byte_array(data)
+
+
+#: The checkpoint frame's fields Python reads (Sources/PromptSelCore/Checkpoint/
+#: CheckpointFormat.swift): magic, then the format version and the method's id (u32 LE).
+_MAGIC = b"PSELCKPT"
+_METHOD_FIELD = slice(12, 16)
+
+
+@functools.lru_cache(maxsize=None)
+def _method_ids():
+    """Checkpoint method id -> method name, learned from the library's own
+    checkpoints (never restated here)."""
+    out = {}
+    for name in methods.METHODS:
+        with Selector(name) as sel:
+            out[sel.to_bytes()[_METHOD_FIELD]] = name
+    return out
+
+
+def _checkpoint_method(arr):
+    """The method a checkpoint's header names, without decoding it; None when the
+    bytes are no checkpoint of a known method (deserializing them then reports why)."""
+    head = arr[:16].tobytes()
+    if len(head) < 16 or head[:8] != _MAGIC:
+        return None
+    return _method_ids().get(head[_METHOD_FIELD])
 
 
 def _refuse_positions(ids, last_select):
@@ -368,18 +403,30 @@ class Selector(MethodAccessors):
         """Picklable state: {"state": bytes}."""
         return {"state": self.to_bytes()}
 
-    def load_state_dict(self, state):
-        """Replaces the whole state (method and parameters included) with a
-        state_dict(); a bad state raises and leaves this selector unchanged."""
-        try:
-            data = state["state"]
-        except (KeyError, TypeError, IndexError):
-            raise InvalidArgumentError("expected a state_dict() mapping with a 'state' entry") from None
-        arr = _args.byte_array(data)
+    @classmethod
+    def from_state(cls, state):
+        """A new Selector of whatever method a state_dict() holds (as load(path)
+        does for a file)."""
+        return cls._wrap(_native.from_bytes(_state_bytes(state)))
+
+    def load_state_dict(self, state, *, allow_method_change=False):
+        """Replaces the whole state (parameters included) with a state_dict(); a bad
+        state raises and leaves this selector unchanged. A state of another method
+        raises InvalidArgumentError naming both, unless allow_method_change=True
+        (then this selector becomes that method); Selector.from_state(state) builds
+        a selector of the state's method instead."""
+        arr = _state_bytes(state)
         with self._live() as h:
+            theirs = _checkpoint_method(arr)
+            if theirs is not None and theirs != self.method and not allow_method_change:
+                raise InvalidArgumentError(
+                    f"the state holds a {theirs} selector but this one runs {self.method}: use "
+                    f"Selector.from_state(state) for a {theirs} selector, or load_state_dict(state, "
+                    f"allow_method_change=True) to make this one a {theirs} selector")
             _native.deserialize(h, arr)
             self.method = _native.method_of(h)
             self._width = _native.state_width(h)
+            self._last_select = None
 
     def save(self, path):
         """Writes the checkpoint to `path` atomically (the old file survives any failure)."""

@@ -169,3 +169,52 @@ def test_adapters_and_simulator_never_hit_the_new_checks():
     from promptsel import sim
     r = sim.run(sim.SimConfig(steps=4, batch=8, n_prompts=300, n_heldout=32, seed=1), "mopps,dps,gps")
     assert set(r.summaries) == {"mopps", "dps", "gps"}
+
+
+# ---- 10. a state of another method -----------------------------------------------------------
+
+def _trained(method, **kw):
+    sel = Selector(method, seed=4, **kw)
+    ids = np.arange(20)
+    if method in ("gps", "hybrid"):
+        sel.set_features(ids, featurize([f"prompt {i}" for i in ids], sel.feature_dim))
+    pos, _ = sel.select(ids, 5)
+    sel.update(ids[pos], [0.25, 0.5, 0.75, 1.0, 0.0], 8)
+    return sel
+
+
+@pytest.mark.parametrize("mine, theirs", [("mopps", "dps"), ("dps", "mopps"), ("gps", "hybrid"),
+                                          ("hybrid", "mopps")])
+def test_load_state_dict_of_another_method_is_refused(mine, theirs):
+    sel, other = _trained(mine, **({"dim": 32} if mine in ("gps", "hybrid") else {})), _trained(theirs)
+    before = sel.to_bytes()
+    with pytest.raises(ValueError, match=rf"holds a {theirs} selector but this one runs {mine}"):
+        sel.load_state_dict(other.state_dict())
+    assert sel.method == mine and sel.to_bytes() == before
+    sel.select(np.arange(20), 3)  # still working
+
+    sel.load_state_dict(other.state_dict(), allow_method_change=True)  # asked for
+    assert sel.method == theirs and sel.to_bytes() == other.to_bytes()
+    assert sel.state(np.arange(3)).shape == other.state(np.arange(3)).shape
+
+
+@pytest.mark.parametrize("method", ["mopps", "dps", "gps", "hybrid"])
+def test_from_state_builds_the_states_method(method, tmp_path):
+    sel = _trained(method)
+    built = Selector.from_state(sel.state_dict())
+    assert built.method == method and built.config == sel.config and built.to_bytes() == sel.to_bytes()
+    sel.save(tmp_path / "c.bin")
+    assert Selector.load(tmp_path / "c.bin").method == method  # the path form: load() already does it
+    same = Selector(method, seed=99)
+    same.load_state_dict(sel.state_dict())  # same method: no keyword needed
+    assert same.to_bytes() == sel.to_bytes()
+
+
+def test_from_state_and_load_state_dict_refuse_what_is_no_state():
+    with pytest.raises(InvalidArgumentError, match="'state' entry"):
+        Selector.from_state(b"raw")
+    with pytest.raises(promptsel.CheckpointError):
+        Selector.from_state({"state": b"PSELCKPT" + bytes(30)})
+    sel = Selector("mopps")
+    with pytest.raises(promptsel.CheckpointError):
+        sel.load_state_dict({"state": b"PSELCKPT" + bytes(30)}, allow_method_change=True)
