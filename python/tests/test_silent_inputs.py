@@ -218,3 +218,48 @@ def test_from_state_and_load_state_dict_refuse_what_is_no_state():
     sel = Selector("mopps")
     with pytest.raises(promptsel.CheckpointError):
         sel.load_state_dict({"state": b"PSELCKPT" + bytes(30)}, allow_method_change=True)
+
+
+# ---- 12. the simulator takes string prompt ids ------------------------------------------------
+
+def test_sim_reads_string_ids_through_prompt_ids(tmp_path):
+    from promptsel import sim
+    keys = ["gsm8k/train/17", "5", "math-algebra-003", "-3", "ünïcode"]
+    succ = [3, 0, 8, 5, 1]
+    doc = {k: [1] * s + [0] * (8 - s) for k, s in zip(keys, succ)}
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    (tmp_path / "r.csv").write_text("id,successes,trials\n" + "".join(f"{k},{s},8\n" for k, s in zip(keys, succ)),
+                                    encoding="utf-8")
+    (tmp_path / "bare.csv").write_text("".join(f" {k} ,{s},8\n" for k, s in zip(keys, succ)), encoding="utf-8")
+    expected = promptsel.prompt_ids(keys)
+    assert expected[1] == 5 and expected[3] == -3  # canonical decimals are those integers
+    for name in ("r.json", "r.csv", "bare.csv"):
+        ids, s, t = sim.load_offline_results(tmp_path / name)
+        np.testing.assert_array_equal(ids, expected)
+        assert s.tolist() == succ and t.tolist() == [8] * 5
+    r = sim.run(sim.SimConfig(workload=str(tmp_path / "r.csv"), steps=3, batch=2, n_heldout=8), "uniform,offline,mopps")
+    assert r.summaries["offline"].offline_rollouts == 8 * 5
+
+
+def test_sim_string_ids_that_are_one_prompt_are_refused(tmp_path):
+    from promptsel import sim
+    cases = {"dup.csv": "id,successes,trials\n5,1,8\n 5 ,2,8\n",  # the same id after trimming
+             "dup.json": '{"a": [1], "a": [0]}',                # json.loads would keep only the last
+             "blank.csv": "x,1,8\n ,2,8\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match="appears more than once|empty prompt id") as info:
+            sim.load_offline_results(tmp_path / name)
+        assert name in str(info.value)
+
+
+def test_sim_held_out_ids_stay_distinct_at_the_top_of_int64(tmp_path):
+    from promptsel import sim
+    from promptsel.sim import experiments
+    top = 2**63 - 1
+    path = tmp_path / "top.csv"
+    path.write_text(f"{top},3,8\n{-top - 1},4,8\n{top - 1},5,8\n")  # wrapping past the top hits -2**63
+    cfg = sim.SimConfig(workload=str(path), n_heldout=16)
+    population = sim.build_population(cfg)
+    held = experiments._heldout_ids(population)
+    assert held.size == 16 and np.unique(held).size == 16 and not np.isin(held, population.ids).any()
