@@ -279,6 +279,7 @@ class Selector(MethodAccessors):
         ids = _args.ids(ids, "ids")
         first, width = 0, self._width
         if columns is not None:
+            _args.not_text(columns, "columns", "a list of state column names")
             names = list(self.state_columns)
             try:
                 first = names.index(columns[0]) if len(columns) else 0

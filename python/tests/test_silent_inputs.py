@@ -263,3 +263,10 @@ def test_sim_held_out_ids_stay_distinct_at_the_top_of_int64(tmp_path):
     population = sim.build_population(cfg)
     held = experiments._heldout_ids(population)
     assert held.size == 16 and np.unique(held).size == 16 and not np.isin(held, population.ids).any()
+
+
+def test_state_columns_refuse_a_single_name():
+    sel = Selector("mopps")
+    with pytest.raises(TypeError, match="columns must be a list of state column names, got a single str"):
+        sel.state([1], "alpha")
+    assert sel.state([1], ["alpha"]).shape == (1, 1)
