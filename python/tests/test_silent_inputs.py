@@ -270,3 +270,10 @@ def test_state_columns_refuse_a_single_name():
     with pytest.raises(TypeError, match="columns must be a list of state column names, got a single str"):
         sel.state([1], "alpha")
     assert sel.state([1], ["alpha"]).shape == (1, 1)
+
+
+@pytest.mark.parametrize("field, value", [("steps", True), ("batch", 2.5), ("rollouts", np.True_), ("budget", 1e3)])
+def test_sim_integer_settings_refuse_bools_and_floats(field, value):
+    from promptsel import sim
+    with pytest.raises(TypeError, match=f"{field} must be an integer"):
+        sim.run(sim.SimConfig(**{**dict(steps=2, batch=4, n_prompts=64, n_heldout=8), field: value}), "uniform")
