@@ -96,7 +96,8 @@ def array(x, name):
     if a.size and a.dtype.kind in "iuf" and isinstance(x, (list, tuple)):
         i = first_bool(x)  # numpy made [True, 2] the numbers [1, 2]
         if i is not None:
-            raise ArgumentTypeError(f"{name}[{i}] is {x[i]!r}: a bool is not a number here (it would count as {int(x[i])})")
+            raise ArgumentTypeError(
+                f"{name}[{i}] is {x[i]!r}: a bool is not a number here (it would count as {int(x[i])})")
     return a
 
 
