@@ -33,6 +33,13 @@ class InvalidArgumentError(PromptSelError, ValueError):
     code = E_INVALID_ARG
 
 
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """PROMPTSEL_E_INVALID_ARG for a value of the wrong type (a bool where an integer
+    is meant, one str where a sequence of them is meant): also a TypeError."""
+
+    code = E_INVALID_ARG
+
+
 class BufferTooSmallError(PromptSelError):
     """PROMPTSEL_E_BUFFER_TOO_SMALL: the shim handles it; users should not see it."""
 

@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 from . import _native
-from .errors import InvalidArgumentError, OutOfRangeError
+from .errors import ArgumentTypeError, InvalidArgumentError, OutOfRangeError
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _STRINGS = (str, bytes, bytearray, memoryview)
@@ -28,10 +28,10 @@ def prompt_ids(values):
     """int64 ids of `values` (a sequence or 1-D numpy array of ints, str and bytes,
     mixed), as a new np.ndarray[int64] of the same length. All strings of the call go
     through one native call. bool, float, None and other types raise
-    InvalidArgumentError naming the first one and its position; an int outside int64
-    raises OutOfRangeError."""
+    ArgumentTypeError (an InvalidArgumentError and a TypeError) naming the first one
+    and its position; an int outside int64 raises OutOfRangeError."""
     if isinstance(values, _STRINGS):
-        raise InvalidArgumentError(
+        raise ArgumentTypeError(
             f"prompt_ids takes a sequence of ids, got a single {type(values).__name__}; wrap it in a list")
     if not isinstance(values, np.ndarray) and hasattr(values, "__array__"):
         values = np.asarray(values)  # a CPU torch tensor, a pandas Series
@@ -43,15 +43,18 @@ def prompt_ids(values):
         if values.dtype.kind in "iu":
             return _integer_array(values)
         if values.dtype.kind not in "OSU":
-            raise InvalidArgumentError(
+            raise ArgumentTypeError(
                 f"values[0] = {values[0]!r} is not a prompt id: dtype {values.dtype} (ints, str or bytes only)")
         items = values.tolist()
     else:
         try:
             items = list(values)
         except TypeError:
-            raise InvalidArgumentError(f"prompt_ids takes a sequence of ids, got {type(values).__name__}") from None
+            raise ArgumentTypeError(f"prompt_ids takes a sequence of ids, got {type(values).__name__}") from None
 
+    packed = _all_integers(items)
+    if packed is not None:
+        return packed
     out = np.empty(len(items), dtype=np.int64)
     keys = [None] * len(items)            # the value each id stands for: an int, or the bytes of a hashed string
     positions, blobs = [], []             # the strings, in order
@@ -71,7 +74,7 @@ def prompt_ids(values):
                 raise OutOfRangeError(f"values[{i}] = {k} is outside the int64 range of prompt ids")
             out[i] = keys[i] = k
         else:
-            raise InvalidArgumentError(
+            raise ArgumentTypeError(
                 f"values[{i}] = {v!r} ({type(v).__name__}) is not a prompt id: ints, str or bytes only")
     if not blobs:
         return out
@@ -86,6 +89,19 @@ def prompt_ids(values):
         keys[i] = _canonical(b, h)
     _check_collisions(items, out, keys)
     return out
+
+
+def _all_integers(items):
+    """items as int64 in one numpy call when every one is an int (a dataset's million
+    ids: no loop in Python), else None. By exact type: bool is an int to numpy and
+    to isinstance, and [True, 2] must not become the ids [1, 2]."""
+    types = set(map(type, items))
+    if not types or not all(t is int or issubclass(t, np.signedinteger) for t in types):
+        return None
+    try:
+        return np.array(items, dtype=np.int64)
+    except OverflowError:  # beyond int64: the loop names the value and its position
+        return None
 
 
 def _integer_array(values):

@@ -6,6 +6,7 @@ Every method is one C call on the whole batch (never one per prompt).
 """
 
 import contextlib
+import functools
 import threading
 import weakref
 
@@ -59,6 +60,74 @@ class SelectorConfig:
         return f"SelectorConfig(method={self.method!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.params.items()) + ")"
 
 
+def _state_bytes(state):
+    try:
+        data = state["state"]
+    except (KeyError, TypeError, IndexError):
+        raise InvalidArgumentError("expected a state_dict() mapping with a 'state' entry") from None
+    return _args.byte_array(data)
+
+
+#: The checkpoint frame's fields Python reads (Sources/PromptSelCore/Checkpoint/
+#: CheckpointFormat.swift): magic, then the format version and the method's id (u32 LE).
+_MAGIC = b"PSELCKPT"
+_METHOD_FIELD = slice(12, 16)
+
+
+@functools.lru_cache(maxsize=None)
+def _method_ids():
+    """Checkpoint method id -> method name, learned from the library's own
+    checkpoints (never restated here)."""
+    out = {}
+    for name in methods.METHODS:
+        with Selector(name) as sel:
+            out[sel.to_bytes()[_METHOD_FIELD]] = name
+    return out
+
+
+def _checkpoint_method(arr):
+    """The method a checkpoint's header names, without decoding it; None when the
+    bytes are no checkpoint of a known method (deserializing them then reports why)."""
+    head = arr[:16].tobytes()
+    if len(head) < 16 or head[:8] != _MAGIC:
+        return None
+    return _method_ids().get(head[_METHOD_FIELD])
+
+
+def _refuse_positions(ids, last_select):
+    """update(positions) right after select(pool): the positions it returned, given
+    back unchanged, where some of them are not ids of the pool."""
+    if last_select is None or ids.size < 2:
+        return  # one id: an id that happens to equal the one position is too likely
+    pool, positions = last_select
+    if ids.size != positions.size or not np.array_equal(ids, positions):
+        return
+    if np.array_equal(pool[positions], positions):
+        return  # pool[p] == p: the ids are the positions (e.g. a pool of arange(n))
+    foreign = ~np.isin(ids, pool)
+    if foreign.any():
+        raise InvalidArgumentError(
+            f"update got the positions select() returned, not prompt ids: {int(ids[foreign][0])} is not an id "
+            f"of the {pool.size} candidates. Pass candidate_ids[positions] (update takes prompt ids)")
+
+
+def _refuse_per_rollout_rows(ids, rates, ks):
+    """One row per rollout where one row per prompt is meant: each id given exactly
+    as many times as the rollouts each row claims (>= 2), every rate 0 or 1. Each
+    rollout would count rollouts[i] times."""
+    if ids.size < 2 or ks.min() < 2 or not np.all((rates == 0) | (rates == 1)):
+        return
+    _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    if np.array_equal(counts[inverse], ks):
+        k = int(ks[0])
+        raise InvalidArgumentError(
+            f"update got one row per rollout: each of the {counts.size} ids appears as many times as its rollouts "
+            f"(e.g. {k}), each with a 0/1 reward, so every rollout would count {k} times. update takes one row per "
+            f"prompt: its mean success rate over the rollouts and their number (e.g. rewards.reshape(-1, {k})"
+            ".mean(axis=1) with rollouts="
+            f"{k}), or one row per rollout with rollouts=1")
+
+
 class Selector(MethodAccessors):
     """Chooses which prompts to roll out each training step.
 
@@ -91,6 +160,7 @@ class Selector(MethodAccessors):
         # may call save() while this thread is inside another call.
         self._lock = threading.RLock()
         self._handle = handle
+        self._last_select = None  # (pool, positions) of the last select, until an update
         self._finalizer = weakref.finalize(self, _native.free, handle)
         self.method = _native.method_of(handle)
         self._width = _native.state_width(handle)
@@ -114,6 +184,7 @@ class Selector(MethodAccessors):
         """Frees the native selector. Idempotent."""
         with self._lock:
             self._handle = None
+            self._last_select = None
             self._finalizer()
 
     @property
@@ -147,18 +218,35 @@ class Selector(MethodAccessors):
             raise InvalidArgumentError(f"batch_size {batch} exceeds the {ids.size} candidates")
         with self._live() as h:
             positions, scores, state = _native.select(h, ids, batch, self._width if with_state else 0)
+            # For update's positions-for-ids check: the pool by reference (no copy of
+            # a large pool), the positions by value (the caller may index with them).
+            self._last_select = (ids, positions.copy())
         return (positions, scores, state) if with_state else (positions, scores)
 
     def update(self, ids, success_rate, rollouts):
-        """Feeds back one step: ids[i] was rolled out rollouts[i] times (an int for
-        all, or one per id) with mean success success_rate[i] in [0, 1].
-        Duplicate ids are applied in order."""
+        """Feeds back one step, one row per prompt: ids[i] (a prompt id, the value
+        the candidates held, i.e. candidate_ids[positions], never the positions
+        themselves) was rolled out rollouts[i] times (an int for all, or one per id)
+        and success_rate[i] in [0, 1] is the mean reward of those rollouts (e.g. 3
+        of 8 solved: 0.375, rollouts=8). Duplicate ids are applied in order.
+
+        Two mistakes that would silently train the wrong prompts or count rollouts
+        many times raise InvalidArgumentError (a ValueError), where they cannot be
+        a legitimate call: (1) ids equal to the positions the previous select()
+        returned (in order, two or more) when some of them are not ids of the pool
+        it was given; (2) one row per rollout: every id repeated exactly
+        rollouts[i] >= 2 times, each with a 0/1 rate. Pass per-rollout rewards as
+        one row per prompt with their mean (or one row per rollout with
+        rollouts=1)."""
         ids = _args.ids(ids, "ids")
         rates = _args.reals(success_rate, "success_rate")
         _args.same_length(ids=ids, success_rate=rates)
         ks = _args.rollouts(rollouts, ids.size)
+        _refuse_per_rollout_rows(ids, rates, ks)
         with self._live() as h:
+            _refuse_positions(ids, self._last_select)
             _native.update(h, ids, rates, ks)
+            self._last_select = None
 
     def shuffle(self, values):
         """A random permutation of `values` (1-D integers, e.g. prompt ids or
@@ -191,6 +279,7 @@ class Selector(MethodAccessors):
         ids = _args.ids(ids, "ids")
         first, width = 0, self._width
         if columns is not None:
+            _args.not_text(columns, "columns", "a list of state column names")
             names = list(self.state_columns)
             try:
                 first = names.index(columns[0]) if len(columns) else 0
@@ -315,18 +404,30 @@ class Selector(MethodAccessors):
         """Picklable state: {"state": bytes}."""
         return {"state": self.to_bytes()}
 
-    def load_state_dict(self, state):
-        """Replaces the whole state (method and parameters included) with a
-        state_dict(); a bad state raises and leaves this selector unchanged."""
-        try:
-            data = state["state"]
-        except (KeyError, TypeError, IndexError):
-            raise InvalidArgumentError("expected a state_dict() mapping with a 'state' entry") from None
-        arr = _args.byte_array(data)
+    @classmethod
+    def from_state(cls, state):
+        """A new Selector of whatever method a state_dict() holds (as load(path)
+        does for a file)."""
+        return cls._wrap(_native.from_bytes(_state_bytes(state)))
+
+    def load_state_dict(self, state, *, allow_method_change=False):
+        """Replaces the whole state (parameters included) with a state_dict(); a bad
+        state raises and leaves this selector unchanged. A state of another method
+        raises InvalidArgumentError naming both, unless allow_method_change=True
+        (then this selector becomes that method); Selector.from_state(state) builds
+        a selector of the state's method instead."""
+        arr = _state_bytes(state)
         with self._live() as h:
+            theirs = _checkpoint_method(arr)
+            if theirs is not None and theirs != self.method and not allow_method_change:
+                raise InvalidArgumentError(
+                    f"the state holds a {theirs} selector but this one runs {self.method}: use "
+                    f"Selector.from_state(state) for a {theirs} selector, or load_state_dict(state, "
+                    f"allow_method_change=True) to make this one a {theirs} selector")
             _native.deserialize(h, arr)
             self.method = _native.method_of(h)
             self._width = _native.state_width(h)
+            self._last_select = None
 
     def save(self, path):
         """Writes the checkpoint to `path` atomically (the old file survives any failure)."""

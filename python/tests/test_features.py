@@ -44,7 +44,7 @@ PINNED_DIGEST = "f1ceb20204fdc7e2f04af9435ec4814ccf6aa280b32c0be9d92a4f563c04dea
     ([[1.5]], 8, InvalidArgumentError),
     (["a"], 0, OutOfRangeError),
     (["a"], 2**21, OutOfRangeError),
-    (["a"], -1, InvalidArgumentError),
+    (["a"], -1, OutOfRangeError),  # as 0: below [1, 2^20]
 ])
 def test_bad_input(items, dim, exc):
     with pytest.raises(exc):

@@ -194,7 +194,7 @@ def test_csv_without_header_and_with_reordered_columns(tmp_path):
 @pytest.mark.parametrize("name,content,message", [
     ("bad.json", "{not json", "invalid JSON"),
     ("list.json", "[[1, 0]]", "expected a JSON object"),
-    ("key.json", '{"abc": [1, 0]}', "not an integer"),
+    ("key.json", '{" ": [1, 0]}', "empty prompt id"),  # string ids are fine (test_silent_inputs)
     ("value.json", '{"1": 0.5}', "list of 0/1"),
     ("two.json", '{"1": [1, 2]}', "list of 0/1"),
     ("emptylist.json", '{"1": []}', "list of 0/1"),

@@ -44,8 +44,13 @@ def _trained(name, cfg, population):
 
 
 def _heldout_ids(population):
+    """m ids no prompt of the population has: after the largest, unless that would
+    pass int64 (hashed string ids reach it), then the smallest unused from 0."""
     m = population.heldout_features.shape[0]
-    return np.arange(m, dtype=np.int64) + int(population.ids.max()) + 1
+    top = int(population.ids.max())
+    if top + m < 2**63:
+        return np.arange(top + 1, top + 1 + m, dtype=np.int64)
+    return np.setdiff1d(np.arange(m + population.ids.size, dtype=np.int64), population.ids)[:m]
 
 
 def _heldout_truth(population, world):

@@ -55,6 +55,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._args import integer
+
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -99,6 +101,10 @@ class SimConfig:
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> None:
+        for name in _INTEGER_FIELDS:  # True would run as 1, 2.5 fail deep inside numpy
+            if getattr(self, name) is not None:
+                integer(getattr(self, name), name)
+
         def positive(name):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -120,6 +126,10 @@ class SimConfig:
             v = getattr(self, name)
             if v is not None and not 0 < v <= 1:
                 raise ValueError(f"{name} must lie in (0, 1], got {v}")
+
+
+_INTEGER_FIELDS = ("steps", "seed", "batch", "rollouts", "ratio", "max_num_gen_batches", "n_prompts", "n_heldout",
+                   "dim", "n_clusters", "offline_samples", "budget")
 
 
 @dataclass(frozen=True)

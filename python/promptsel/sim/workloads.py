@@ -14,9 +14,10 @@ so that difficulty is partly predictable from the features:
 
 User workloads load per-prompt offline results of the initial policy, either the
 MoPPS warm-start JSON `{"<id>": [0/1, ...], ...}` or a CSV `id,successes,trials`
-(header optional). Prompt i starts at p_i = (successes + 0.5) / (trials + 1). The
-file says nothing about features, so prompts are assigned to clusters at random;
-the held-out set resamples the file's difficulties (with jitter). The file's
+(header optional); ids are ints or strings, mapped by promptsel.prompt_ids. Prompt
+i starts at p_i = (successes + 0.5) / (trials + 1). The file says nothing about
+features, so prompts are assigned to clusters at random; the held-out set
+resamples the file's difficulties (with jitter). The file's
 results are also what the "offline" strategy warm-starts from. Workloads whose
 mean initial success is >= 0.5 take the math settings, the others countdown's.
 """
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import PromptSelError
+from ..ids import prompt_ids
 from .model import Population, SimConfig, WorkloadDefaults, make_features, make_geometry
 
 MATH_DEFAULTS = WorkloadDefaults(ratio=16, max_num_gen_batches=4, mopps_decay=1.0, dps_transition_decay=0.7)
@@ -106,7 +109,9 @@ def _from_results(name: str, ids: np.ndarray, successes: np.ndarray, trials: np.
 
 def load_offline_results(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids int64, successes float64, trials float64) from a .json or .csv file.
-    Any malformed content raises ValueError naming the file and the problem."""
+    Prompt ids are ints or strings, mapped as everywhere in promptsel
+    (promptsel.prompt_ids: "5" is prompt 5, other strings are hashed). Any
+    malformed content raises ValueError naming the file and the problem."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
@@ -121,42 +126,47 @@ def load_offline_results(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ValueError(f"{path}: expected a .json or .csv file of offline results")
     if not rows:
         raise ValueError(f"{path}: no prompts in the file")
-    seen = set()
-    for pid, _, _ in rows:
-        if pid in seen:
-            raise ValueError(f"{path}: prompt id {pid} appears more than once")
-        seen.add(pid)
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    keys = [r[0] for r in rows]
+    try:
+        ids = prompt_ids(keys)
+    except PromptSelError as e:  # two keys with one id (a hash collision)
+        raise ValueError(f"{path}: {e}") from None
+    _, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        key = keys[int(first[np.argmax(counts > 1)])]
+        raise ValueError(f"{path}: prompt id {key!r} appears more than once")
     successes = np.array([r[1] for r in rows], dtype=np.float64)
     trials = np.array([r[2] for r in rows], dtype=np.float64)
     return ids, successes, trials
 
 
-def _prompt_id(key, path, where) -> int:
-    try:
-        value = int(str(key).strip())
-    except ValueError:
-        raise ValueError(f"{path}: {where}: prompt id {key!r} is not an integer") from None
-    if not -(2**63) <= value < 2**63:
-        raise ValueError(f"{path}: {where}: prompt id {key!r} does not fit in int64")
-    return value
+def _prompt_key(key, path, where) -> str:
+    key = key.strip()
+    if not key:
+        raise ValueError(f"{path}: {where}: empty prompt id")
+    return key
 
 
 def _parse_json(text, path):
     try:
-        doc = json.loads(text)
+        # Pairs, not a dict: json.loads would keep only the last of two equal keys.
+        doc = json.loads(text, object_pairs_hook=_Pairs)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: invalid JSON ({e})") from None
-    if not isinstance(doc, dict):
+    if not isinstance(doc, _Pairs):
         raise ValueError(f'{path}: expected a JSON object {{"<id>": [0/1, ...], ...}}, got {type(doc).__name__}')
     rows = []
-    for key, value in doc.items():
-        pid = _prompt_id(key, path, f"key {key!r}")
+    for key, value in doc:
+        pid = _prompt_key(key, path, f"key {key!r}")
         if (not isinstance(value, list) or not value
                 or not all(isinstance(v, (int, float)) and v in (0, 1) for v in value)):
             raise ValueError(f"{path}: id {key}: expected a non-empty list of 0/1 results, got {value!r:.60}")
         rows.append((pid, float(sum(value)), float(len(value))))
     return rows
+
+
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs, in file order."""
 
 
 def _parse_csv(text, path):
@@ -166,17 +176,18 @@ def _parse_csv(text, path):
     first = [f.strip().lower() for f in lines[0]]
     columns = (0, 1, 2)
     start = 0
-    if not _is_number(first[0]):
-        if not {"id", "successes", "trials"} <= set(first):
-            raise ValueError(f"{path}: the header must name the columns id, successes, trials; got {lines[0]}")
+    # Ids may be strings, so only the numeric successes and trials tell a data row from a header.
+    if {"id", "successes", "trials"} <= set(first):
         columns = tuple(first.index(name) for name in ("id", "successes", "trials"))
         start = 1
+    elif not (len(first) >= 3 and _is_number(first[1]) and _is_number(first[2])):
+        raise ValueError(f"{path}: the header must name the columns id, successes, trials; got {lines[0]}")
     rows = []
     for lineno, fields in enumerate(lines[start:], start=start + 1):
         where = f"row {lineno}"
         if len(fields) <= max(columns):
             raise ValueError(f"{path}: {where}: expected id,successes,trials, got {','.join(fields)!r}")
-        pid = _prompt_id(fields[columns[0]], path, where)
+        pid = _prompt_key(fields[columns[0]], path, where)
         try:
             succ = float(fields[columns[1]])
             trials = float(fields[columns[2]])

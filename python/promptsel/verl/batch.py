@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, PromptSelError, with_context
 from ..ids import prompt_ids
 
 #: What `metric="auto"` tries, in order.
@@ -55,12 +55,12 @@ def ids_of(values, name="index", check_zero=True):
     and it would collapse every prompt into one."""
     if is_tensor(values):
         values = to_numpy(values)
-    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    try:  # all ints (the usual case, 10M of them for a big dataset): numpy's C loop
-        packed = np.array(items)
-    except (ValueError, OverflowError):
-        packed = None
-    ids = prompt_ids(packed if packed is not None and packed.dtype.kind in "iu" else items)
+    # prompt_ids packs all-int lists in one numpy call and refuses bools (numpy alone
+    # would read [True, 2] as the ids [1, 2]) and a single str (its characters).
+    try:
+        ids = prompt_ids(values)
+    except PromptSelError as e:
+        raise with_context(e, name) from None
     if check_zero and ids.size > 1 and not ids.any():
         raise InvalidArgumentError(f"{name}: {_ZERO_IDS_FIX}")
     return ids
