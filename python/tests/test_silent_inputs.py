@@ -82,6 +82,25 @@ def test_curriculum_sampler_refuses_a_bool_dataset_index():
             "sampler": {"class_path": "pkg://promptsel.verl", "class_name": "CurriculumSampler"}})
 
 
+@pytest.mark.parametrize("bad", [True, 2.5, "many", 0])
+def test_curriculum_sampler_integer_settings_refuse_what_int_would_take(bad):
+    # int() made True a batch of 1 and 2.5 a batch of 2.
+    with pytest.raises((TypeError, ValueError), match="train_batch_size"):
+        CurriculumSampler(data_source=FakeDataset(list(range(16))), data_config={
+            "train_batch_size": bad, "gen_batch_size": None, "seed": 0, "prompt_key": "prompt",
+            "sampler": {"class_path": "pkg://promptsel.verl", "class_name": "CurriculumSampler"}})
+
+
+@pytest.mark.parametrize("key,bad", [("n", True), ("n", 1.5), ("train_batch_size", False)])
+def test_task_sampler_integer_settings_refuse_bools_and_fractions(key, bad):
+    from promptsel.verl import TaskSampler
+    cfg = {"data": {"train_batch_size": 8, "seed": 1}, "actor_rollout_ref": {"rollout": {"n": 8}},
+           "tasksampler": {"method": "mopps"}}
+    (cfg["actor_rollout_ref"]["rollout"] if key == "n" else cfg["data"])[key] = bad
+    with pytest.raises((TypeError, ValueError), match=key):
+        TaskSampler(cfg)
+
+
 def test_ints_still_pass_fast_and_unchanged():
     ids = list(range(-5, 5)) + [np.int32(7), np.int64(2**62)]
     np.testing.assert_array_equal(promptsel.prompt_ids(ids), np.array([int(i) for i in ids], dtype=np.int64))

@@ -7,7 +7,7 @@ same name and meaning under both.
 
 from collections.abc import Mapping
 
-from .. import methods
+from .. import _args, methods
 from ..errors import InvalidArgumentError
 from ..selector import Selector
 
@@ -28,6 +28,16 @@ def get(cfg, dotted, default=_MISSING):
                 raise KeyError(f"the config has no {dotted}")
             return default
     return node
+
+
+def get_int(cfg, dotted, default=_MISSING, lo=1, hi=2**31 - 1):
+    """An integer setting in [lo, hi]: `True` or 2.5 is an error naming the key, never
+    1 or 2 (`int()` would take both). A decimal string (a command-line override) is
+    read as its integer."""
+    value = get(cfg, dotted, default)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        value = int(value)
+    return _args.bounded(value, dotted, lo, hi)
 
 
 def keys(section):

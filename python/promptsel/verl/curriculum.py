@@ -41,7 +41,7 @@ from ..errors import CheckpointError, InvalidArgumentError, PromptSelError, with
 from ..features import featurize
 from ..selector import Selector
 from .batch import SUCCESS_METRICS, groups, ids_of, prompt_text
-from .config import build_selector, get, keys
+from .config import build_selector, get, get_int, keys
 from .journal import DEFAULT_KEEP, Dataset, Journal, Record
 from .metrics import sampler_metrics
 
@@ -108,7 +108,8 @@ class CurriculumCore:
         if self.method not in methods.METHODS:
             raise InvalidArgumentError(f"unknown data.sampler.method {self.method!r}; expected one of "
                                        f"{', '.join(methods.METHODS)}")
-        self.batch_size = int(get(data_config, "gen_batch_size", None) or get(data_config, "train_batch_size"))
+        size_key = "gen_batch_size" if get(data_config, "gen_batch_size", None) is not None else "train_batch_size"
+        self.batch_size = get_int(data_config, size_key)
         ratio = float(get(data_config, "sampler.candidate_ratio", DEFAULT_CANDIDATE_RATIO))
         if not (ratio >= 1):
             raise InvalidArgumentError(f"data.sampler.candidate_ratio must be >= 1, got {ratio}")
@@ -138,9 +139,7 @@ class CurriculumCore:
         journal_dir = get(data_config, "sampler.journal_dir", None)
         self._run_id = os.urandom(16)  # names this run's journal; not a selection choice
         self._journal_dir = os.fspath(journal_dir) if journal_dir else None
-        self._journal_keep = int(get(data_config, "sampler.journal_keep", DEFAULT_KEEP))
-        if self._journal_keep < 1:
-            raise InvalidArgumentError(f"data.sampler.journal_keep must be >= 1, got {self._journal_keep}")
+        self._journal_keep = get_int(data_config, "sampler.journal_keep", DEFAULT_KEEP)
         self._journal = Journal(self._journal_dir, self._run_id, self._journal_keep,
                                 self._dataset) if journal_dir else None
         self._perm = np.empty(0, np.int64)

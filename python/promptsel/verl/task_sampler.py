@@ -52,7 +52,7 @@ from ..features import featurize
 from ..selector import Selector
 from . import manifest
 from .batch import ids_of, is_tensor, prompt_text, success_vector, to_numpy
-from .config import build_selector, get, infer_method
+from .config import build_selector, get, get_int, infer_method
 
 #: The native checkpoint's name: save() writes it as promptsel_state.g<N>.<token>.bin
 #: (named by the manifest); load() still reads this name in a directory without one.
@@ -106,8 +106,8 @@ class TaskSampler:
         if (config is None) == (args is None):
             raise TypeError("TaskSampler takes the trainer config once, as `config` or as `args`")
         config = config if config is not None else args
-        self.batch_size = int(get(config, "data.train_batch_size"))
-        self.rollouts = effective_rollouts(int(get(config, "actor_rollout_ref.rollout.n")))
+        self.batch_size = get_int(config, "data.train_batch_size")
+        self.rollouts = effective_rollouts(get_int(config, "actor_rollout_ref.rollout.n", hi=2**20))
         method = infer_method(config, "tasksampler")
         seed = get(config, "tasksampler.seed", get(config, "data.seed", 0))
         self.selector = build_selector(config, "tasksampler", method, seed, (prior_alpha, prior_beta))
