@@ -88,7 +88,8 @@ enum MemoryPreflight {
                        precise: Bool) -> Int {
         let feature = isFeatureMethod(s)
         let grows = feature ? 0 : (n > s.count ? n : newPrompts(s, ids, n, precise: precise))
-        return 8 * n + (feature ? 128 : 64) * n + growth(s, new: grows)
+        let diverse = feature && s.parameters.real("diversity") > 0  // row slices of every candidate
+        return 8 * n + (diverse ? 96 : 56) * n + growth(s, new: grows)
             + batch * (48 + 8 * s.info.state.count)
     }
 
@@ -96,7 +97,7 @@ enum MemoryPreflight {
     /// the feature methods the step's rows twice (float and transposed double) with
     /// the Newton iterations' vectors.
     static func update(_ s: PromptSelector, _ ids: UnsafePointer<Int64>?, n: Int, precise: Bool) -> Int {
-        if isFeatureMethod(s) { return 20 * n + n * (12 * phiWidth(s) + 160) }
+        if isFeatureMethod(s) { return 20 * n + n * (12 * phiWidth(s) + 112) }
         return 20 * n + 48 * n + growth(s, new: newPrompts(s, ids, n, precise: precise))
     }
 

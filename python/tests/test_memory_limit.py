@@ -24,7 +24,7 @@ from promptsel.errors import PromptSelMemoryError
 
 method, op, path = sys.argv[1], sys.argv[2], sys.argv[3]
 # Sizes whose Swift-side peak is well above the headroom (and Python's part below it).
-N = {"mopps": 2_000_000, "dps": 500_000}.get(method, 1_000_000)
+N = {"mopps": 2_000_000, "dps": 500_000}.get(method, 2_000_000 if op in ("select", "update") else 1_000_000)
 HEADROOM = 24 << 20
 FEATURES = method in ("gps", "hybrid")
 params = dict(dim=8, rank=4) if FEATURES else {}
@@ -66,6 +66,9 @@ if op in ("save", "load"):
         other_before = other.to_bytes()
 
 soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+# glibc keeps up to 64 MiB of freed heap for reuse; give it back, so the headroom is all there is.
+import ctypes
+ctypes.CDLL(None).malloc_trim(0)
 resource.setrlimit(resource.RLIMIT_AS, (vmsize() + HEADROOM, hard))
 
 def call():
