@@ -179,11 +179,11 @@ enum AtomicFile {
 
         deinit { close(fd) }
 
-        /// The first 16 bytes (fewer for a shorter file), read without moving the
-        /// stream: a checkpoint's method, for sizing its state before decoding it.
+        /// The first 24 bytes (fewer for a shorter file), read without moving the
+        /// stream: a checkpoint's header, for sizing its state before decoding it.
         var header: [UInt8] {
-            var b = [UInt8](repeating: 0, count: 16)
-            let got = b.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 16, 0) }
+            var b = [UInt8](repeating: 0, count: 24)
+            let got = b.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 24, 0) }
             return Array(b.prefix(max(got, 0)))
         }
 

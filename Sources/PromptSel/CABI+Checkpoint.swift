@@ -43,8 +43,8 @@ private func serialized(_ s: PromptSelector, size: Int) throws(PromptSelError) -
 private func decode(_ data: UnsafePointer<UInt8>?, _ len: Int) throws(PromptSelError) -> PromptSelector {
     let n = try Arg.count(len, "len")
     guard n == 0 || data != nil else { throw PromptSelError(.invalidArgument, "data is NULL but len = \(n)") }
-    let header = data.map { Array(UnsafeBufferPointer(start: $0, count: min(n, 16))) } ?? []
-    try MemoryPreflight.probe(MemoryPreflight.load(size: n, checkpointID: MemoryPreflight.checkpointID(header)),
+    let header = data.map { Array(UnsafeBufferPointer(start: $0, count: min(n, 24))) } ?? []
+    try MemoryPreflight.probe(MemoryPreflight.load(size: n, header: header),
                               "restoring a checkpoint of \(n) bytes")
     var next = 0
     var reader = ByteReader(count: n) { buffer, range throws(PromptSelError) in
@@ -99,7 +99,7 @@ public func promptsel_selector_load(_ out: UnsafeMutablePointer<OpaquePointer?>?
         let selector: PromptSelector
         do throws(PromptSelError) {
             let input = try AtomicFile.Reader(file)
-            try MemoryPreflight.probe(MemoryPreflight.load(size: input.size, checkpointID: MemoryPreflight.checkpointID(input.header)),
+            try MemoryPreflight.probe(MemoryPreflight.load(size: input.size, header: input.header),
                                       "loading a checkpoint of \(input.size) bytes")
             var reader = ByteReader(count: input.size, source: input.source)
             selector = try PromptSelector.deserialize(&reader, count: input.size, memoryLimit: AtomicFile.physicalMemory)

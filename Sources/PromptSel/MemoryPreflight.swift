@@ -129,18 +129,23 @@ enum MemoryPreflight {
     /// deserialize / from_bytes / load: the state a checkpoint of `size` bytes
     /// becomes, as a multiple of its size per method (mopps: 24-byte entries plus hash
     /// slots; dps: 144-byte entries for 140 bytes; the feature methods: the rows read,
-    /// then stored, with their projections and the id set), unknown methods as the
-    /// largest.
-    static func load(size: Int, checkpointID: UInt32?) -> Int {
-        let factor: Double = checkpointID == MoPPSModel.info.checkpointID ? 2
-            : checkpointID == DPSModel.info.checkpointID ? 1.5 : 4
-        return Int(min(Double(size) * factor, Double(Int.max / 2)))
+    /// then stored, with their projections and the id set). Zero for input the decoder
+    /// refuses before allocating (a header that is not a checkpoint's or whose length
+    /// disagrees with the size; a size beyond physical memory), so that it keeps
+    /// reporting what is wrong with it.
+    static func load(size: Int, header: [UInt8]) -> Int {
+        // Header (24 bytes) and checksum (4) around the payload length at offset 16.
+        guard size >= 28, size <= AtomicFile.physicalMemory, header.count >= 24,
+              Array(header[0..<8]) == Array("PSELCKPT".utf8), le(header, 16, 8) == UInt64(size - 28) else { return 0 }
+        let method = UInt32(le(header, 12, 4))
+        let factor: Double = method == MoPPSModel.info.checkpointID ? 2
+            : method == DPSModel.info.checkpointID ? 1.5 : 4
+        return Int(Double(size) * factor)
     }
 
-    /// The method id of a checkpoint's header (bytes 12..<16), if it has one.
-    static func checkpointID(_ header: [UInt8]) -> UInt32? {
-        guard header.count >= 16 else { return nil }
-        return (0..<4).reduce(UInt32(0)) { $0 | UInt32(header[12 + $1]) << (8 * $1) }
+    /// The little-endian unsigned integer of `width` bytes at `offset`.
+    static func le(_ b: [UInt8], _ offset: Int, _ width: Int) -> UInt64 {
+        (0..<width).reduce(UInt64(0)) { $0 | UInt64(b[offset + $1]) << (8 * UInt64($1)) }
     }
 }
 
