@@ -112,10 +112,10 @@ public func promptsel_selector_allocate(_ out_counts: UnsafeMutablePointer<Int64
         let lo = try Arg.count(min_per, "min_per")
         let hi = try Arg.count(max_per, "max_per")
         let out = try Arg.output(out_counts, out_cap, needed: idList.count, "out_counts")
-        let result = try handle.withLock { s throws(PromptSelError) in
-            try s.allocate(idList, budget: total, minPer: lo, maxPer: hi)
-        }
-        out?.store(result.counts.map { Int64($0) })
-        out_mean?.store(result.mean)
+        // Only the predictive Betas need the selector: the allocation runs unlocked.
+        let beta = try handle.withLock { s throws(PromptSelError) in try s.predictiveBeta(idList) }
+        let counts = try Acquisition.allocate(beta, budget: total, minPer: lo, maxPer: hi)
+        out?.store(counts.map { Int64($0) })
+        out_mean?.store(beta.map { $0.alpha / ($0.alpha + $0.beta) })
     }
 }
