@@ -148,6 +148,7 @@ struct GainTable {
     /// would swamp the 10^-9 steps between consecutive samples' gains): Stirling's
     /// series written as a difference for x >= 64, shifted up to 64 below that.
     static func logGammaRatio(_ x: Double, _ h: Double) -> Double {
+        guard x > 0, h >= 0, x.isFinite, h.isFinite else { return .nan }  // no Beta: never traps
         guard x < 64 else { return stirlingDifference(x, h) }
         // D(x, h) = D(x + m, h) - sum_{j<m} log((x + h + j) / (x + j)), the ratios
         // multiplied in groups of 8 (each is at most ~1e27, so a group cannot overflow).
