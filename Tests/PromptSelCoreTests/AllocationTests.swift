@@ -157,4 +157,19 @@ struct AllocationTests {
             }
         }
     }
+
+    @Test("E[p^k] for large k: the closed form agrees with the product")
+    func powerMeanClosedForm() {
+        for (a, b) in [(0.05, 0.05), (1.0, 1.0), (3.7, 0.2), (0.3, 40.0), (1e-12, 1e-12), (50.0, 1e6), (1e15, 1.0)] {
+            var product = 1.0
+            for k in 0..<3000 {
+                if k > 64, product > 1e-300 {
+                    let closed = Acquisition.powerMean(a, b, k)
+                    #expect(abs(closed - product) <= 1e-10 * product, "a \(a) b \(b) k \(k)")
+                }
+                product *= (a + Double(k)) / (a + b + Double(k))
+            }
+        }
+        #expect(Acquisition.informative(2, 3, k: 1 << 20) >= 0)
+    }
 }

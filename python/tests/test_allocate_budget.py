@@ -49,3 +49,26 @@ def test_a_budget_of_2_31_returns_fast_and_does_not_block_other_threads(run_pyth
     assert out["sum"] == 2**31 - 1 and out["min"] >= 1, out
     # Well under a second in the release library; the bounds leave room for a loaded machine.
     assert out["allocate_s"] < 5 and out["other_waited_s"] < 5, out
+
+
+@pytest.mark.parametrize("method", ["mopps", "gps", "hybrid"])
+def test_informative_selection_with_the_largest_group_size_is_fast(run_python, method):
+    # The same class of cost: the informative score's E[p^k] was a product of k terms
+    # per candidate, so rollouts=2^20 over 16384 candidates held the lock for ~40 s.
+    code = f"""
+import time, numpy as np, promptsel
+kw = dict(strategy="informative", rollouts=2**20, **(dict(dim=8) if {method!r} != "mopps" else {{}}))
+sel = promptsel.Selector({method!r}, **kw)
+ids = np.arange(16384, dtype=np.int64)
+if "dim" in kw:
+    sel.set_features(ids, np.random.default_rng(0).standard_normal((ids.size, 8)).astype(np.float32))
+sel.update(ids[:512], np.linspace(0, 1, 512), 8)
+t0 = time.perf_counter()
+pos, scores = sel.select(ids, 64)
+print(time.perf_counter() - t0, float(scores.min()), float(scores.max()))
+"""
+    r = run_python(code, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    elapsed, lo, hi = map(float, r.stdout.split())
+    assert elapsed < 5, elapsed
+    assert 0 <= lo <= hi <= 1

@@ -8,9 +8,12 @@ import Darwin
 /// (mopps, hybrid, gps), and test-time compute allocation. Pure functions of their
 /// inputs and the handle's generator.
 public enum Acquisition {
-    /// E[p^k] under Beta(a, b) = prod_{j<k} (a + j) / (a + b + j).
+    /// E[p^k] under Beta(a, b) = prod_{j<k} (a + j) / (a + b + j): the product for
+    /// the group sizes trainers use, the closed form exp(D(a, k) - D(a + b, k)) beyond
+    /// (k may be 2^20: a product per candidate held the lock for seconds).
     @inline(__always)
     static func powerMean(_ a: Double, _ b: Double, _ k: Int) -> Double {
+        if k > 64 { return exp(GainTable.logGammaRatio(a, Double(k)) - GainTable.logGammaRatio(a + b, Double(k))) }
         var m = 1.0
         for j in 0..<k { m *= (a + Double(j)) / (a + b + Double(j)) }
         return m
