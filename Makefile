@@ -85,6 +85,7 @@ bench: lib
 bench-smoke: lib
 	$(PYTHON) bench/run.py --smoke
 	$(PYTHON) bench/gps_bench.py --smoke > /dev/null
+	$(PYTHON) bench/allocate_bench.py --smoke > /dev/null
 
 ## bench-gps: gps / hybrid step time against numpy, featurize throughput (bench/RESULTS_GPS.md)
 bench-gps: lib

@@ -81,7 +81,7 @@ uint32_t promptsel_abi_version(void);
 #define PROMPTSEL_E_IO               (-5)  /* a file could not be opened, read, written or renamed */
 #define PROMPTSEL_E_CORRUPT          (-6)  /* checkpoint bytes fail magic, length or checksum */
 #define PROMPTSEL_E_VERSION          (-7)  /* unsupported checkpoint format version */
-#define PROMPTSEL_E_NO_MEMORY        (-8)  /* a size too large to allocate */
+#define PROMPTSEL_E_NO_MEMORY        (-8)  /* needs more memory than can be allocated now; nothing changed */
 #define PROMPTSEL_E_INTERNAL        (-99)  /* a bug in promptsel: please report it */
 
 /** @return static English text for a status code ("unknown status" otherwise). */
@@ -311,9 +311,12 @@ int promptsel_selector_predict_std(double *out_std, size_t out_cap, const prompt
  * Test-time compute allocation: samples per prompt (out_counts, each in
  * [min_per, max_per], summing to at most budget, and to exactly budget when the caps
  * allow) maximising the expected number of prompts solved at least once,
- * sum E[1 - (1 - p_i)^n_i] under each prompt's predictive Beta (greedy by marginal
- * gain: optimal, the objective being concave in each n_i). out_mean (may be NULL)
- * receives each prompt's predicted success rate. out_cap >= n.
+ * sum E[1 - (1 - p_i)^n_i] under each prompt's predictive Beta: the greedy by marginal
+ * gain (optimal, the objective being concave in each n_i; ties to the lower position),
+ * computed in time independent of the budget (a threshold on the gains, bisected), so
+ * any budget returns in about the time of a few hundred passes over the n prompts, and
+ * the selector's lock is held only to read the predictive Betas. out_mean (may be
+ * NULL) receives each prompt's predicted success rate. out_cap >= n.
  * @return PROMPTSEL_E_OUT_OF_RANGE when budget < min_per * n; E_UNSUPPORTED for dps.
  */
 int promptsel_selector_allocate(int64_t *out_counts, double *out_mean, size_t out_cap,

@@ -179,6 +179,14 @@ enum AtomicFile {
 
         deinit { close(fd) }
 
+        /// The first 24 bytes (fewer for a shorter file), read without moving the
+        /// stream: a checkpoint's header, for sizing its state before decoding it.
+        var header: [UInt8] {
+            var b = [UInt8](repeating: 0, count: 24)
+            let got = b.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 24, 0) }
+            return Array(b.prefix(max(got, 0)))
+        }
+
         /// A `ByteSource` reading the file in the reader's bounded chunks.
         var source: ByteSource {
             { [self] buffer, range throws(PromptSelError) in

@@ -12,20 +12,40 @@ public func promptsel_selector_serialize(_ out: UnsafeMutablePointer<UInt8>?, _ 
     bridge { () throws(PromptSelError) in
         let outLen = try Arg.pointer(out_len, "out_len")
         let cap = try Arg.count(out_cap, "out_cap")
-        let bytes = try SelectorHandle.from(sel).withLock { $0.serialized() }
-        guard cap >= bytes.count else {
-            outLen.pointee = bytes.count
-            throw PromptSelError(.bufferTooSmall, "serialized state needs \(bytes.count) bytes, out_cap is \(cap)")
+        let bytes = try SelectorHandle.from(sel).withLock { s throws(PromptSelError) -> [UInt8] in
+            // Sized by a counting pass first: asking for the size builds nothing.
+            let size = try checkpointSize(s)
+            guard cap >= size else {
+                outLen.pointee = size
+                throw PromptSelError(.bufferTooSmall, "serialized state needs \(size) bytes, out_cap is \(cap)")
+            }
+            return try serialized(s, size: size)
         }
         try Arg.pointer(out, "out").store(bytes)
         outLen.pointee = bytes.count
     }
 }
 
+/// The exact checkpoint size of `s`, after making sure the encoders' own copies fit.
+private func checkpointSize(_ s: PromptSelector) throws(PromptSelError) -> Int {
+    try MemoryPreflight.probe(MemoryPreflight.serialize(s, size: 0), "serializing \(s.count) prompts")
+    return s.serializedSize()
+}
+
+/// The checkpoint of `s`, `size` bytes (from `checkpointSize`), or NO_MEMORY.
+private func serialized(_ s: PromptSelector, size: Int) throws(PromptSelError) -> [UInt8] {
+    try MemoryPreflight.probe(MemoryPreflight.serialize(s, size: size),
+                              "a checkpoint of \(size) bytes (\(s.info.name), \(s.count) prompts)")
+    return s.serialized(size: size)
+}
+
 /// Decodes `len` bytes at `data` without copying them whole first.
 private func decode(_ data: UnsafePointer<UInt8>?, _ len: Int) throws(PromptSelError) -> PromptSelector {
     let n = try Arg.count(len, "len")
     guard n == 0 || data != nil else { throw PromptSelError(.invalidArgument, "data is NULL but len = \(n)") }
+    let header = data.map { Array(UnsafeBufferPointer(start: $0, count: min(n, 24))) } ?? []
+    try MemoryPreflight.probe(MemoryPreflight.load(size: n, header: header),
+                              "restoring a checkpoint of \(n) bytes")
     var next = 0
     var reader = ByteReader(count: n) { buffer, range throws(PromptSelError) in
         let k = min(range.count, n - next)
@@ -65,7 +85,7 @@ public func promptsel_selector_save(_ sel: OpaquePointer?, _ path: UnsafePointer
         let handle = try SelectorHandle.from(sel)
         let file = try Arg.path(path)
         // Serialize under the lock, write outside it: slow disks don't block select.
-        let bytes = try handle.withLock { $0.serialized() }
+        let bytes = try handle.withLock { s throws(PromptSelError) in try serialized(s, size: try checkpointSize(s)) }
         try AtomicFile.write(bytes, to: file)
     }
 }
@@ -79,6 +99,8 @@ public func promptsel_selector_load(_ out: UnsafeMutablePointer<OpaquePointer?>?
         let selector: PromptSelector
         do throws(PromptSelError) {
             let input = try AtomicFile.Reader(file)
+            try MemoryPreflight.probe(MemoryPreflight.load(size: input.size, header: input.header),
+                                      "loading a checkpoint of \(input.size) bytes")
             var reader = ByteReader(count: input.size, source: input.source)
             selector = try PromptSelector.deserialize(&reader, count: input.size, memoryLimit: AtomicFile.physicalMemory)
         } catch {
@@ -93,6 +115,7 @@ public func promptsel_file_write_atomic(_ path: UnsafePointer<CChar>?, _ data: U
                                         _ len: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let file = try Arg.path(path)
+        try MemoryPreflight.probe(try Arg.count(len, "len"), "writing \(len) bytes")
         let bytes = try Arg.array(data, len, "data", "len")
         try AtomicFile.write(bytes, to: file)
     }

@@ -16,6 +16,7 @@ private func featurize(_ out: UnsafeMutablePointer<Float>?, _ out_cap: Int, _ of
                        _ rows: (Int) throws(PromptSelError) -> (Range<Int>) -> [Float]) throws(PromptSelError) {
     let count = try Arg.count(n, "n")
     try Featurize.checkDim(dim)
+    try MemoryPreflight.probe(16 * count, "featurizing \(count) texts")
     let o = try offsets(offsets_, count)
     let row = try rows(o[count])
     let needed = count.multipliedReportingOverflow(by: dim)
@@ -30,6 +31,8 @@ public func promptsel_featurize_text(_ out: UnsafeMutablePointer<Float>?, _ out_
                                      _ n: Int, _ dim: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         try featurize(out, out_cap, offsets_, n, dim) { (total) throws(PromptSelError) in
+            // The copy, and each text's word hashes (at most one per byte) and row.
+            try MemoryPreflight.probe(9 * total + 4 * dim, "featurizing \(total) bytes of text")
             let bytes = try Arg.array(text.map { UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self) }, total,
                                       "text", "offsets[n]")
             return { Featurize.text(bytes[$0], dim: dim) }
@@ -43,6 +46,7 @@ public func promptsel_featurize_tokens(_ out: UnsafeMutablePointer<Float>?, _ ou
                                        _ n: Int, _ dim: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         try featurize(out, out_cap, offsets_, n, dim) { (total) throws(PromptSelError) in
+            try MemoryPreflight.probe(16 * total + 4 * dim, "featurizing \(total) tokens")
             let ids = try Arg.array(tokens, total, "tokens", "offsets[n]")
             return { Featurize.tokens(ids[$0], dim: dim) }
         }
@@ -54,8 +58,12 @@ public func promptsel_selector_set_features(_ sel: OpaquePointer?, _ ids: Unsafe
                                             _ features: UnsafePointer<Float>?, _ n: Int, _ dim: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
-        let idList = try Arg.array(ids, n, "ids")
+        let count = try Arg.count(n, "n")
         let d = try Arg.count(dim, "dim")
+        try handle.preflight("set_features of \(count) rows") { s, precise in
+            MemoryPreflight.setFeatures(s, ids, n: count, dim: d, precise: precise)
+        }
+        let idList = try Arg.array(ids, n, "ids")
         try handle.withLock { s throws(PromptSelError) in
             guard s.model.featureDim > 0 else { return try s.setFeatures(ids: idList, rows: [Float]()) }
             guard d == s.model.featureDim else {
@@ -83,6 +91,7 @@ public func promptsel_selector_predict_std(_ out_std: UnsafeMutablePointer<Doubl
                                            _ n: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
+        try MemoryPreflight.probe(MemoryPreflight.read(n: try Arg.count(n, "n"), perId: 80), "predict_std of \(n) ids")
         let idList = try Arg.array(ids, n, "ids")
         let out = try Arg.output(out_std, out_cap, needed: idList.count, "out_std")
         let std = try handle.withLock { s throws(PromptSelError) in try s.uncertainty(idList) }
@@ -97,15 +106,17 @@ public func promptsel_selector_allocate(_ out_counts: UnsafeMutablePointer<Int64
                                         _ budget: Int, _ min_per: Int, _ max_per: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
+        // Copies, the predictive Betas, counts, gains, means and their outputs.
+        try MemoryPreflight.probe(MemoryPreflight.read(n: try Arg.count(n, "n"), perId: 160), "allocate over \(n) ids")
         let idList = try Arg.array(ids, n, "ids")
         let total = try Arg.count(budget, "budget")
         let lo = try Arg.count(min_per, "min_per")
         let hi = try Arg.count(max_per, "max_per")
         let out = try Arg.output(out_counts, out_cap, needed: idList.count, "out_counts")
-        let result = try handle.withLock { s throws(PromptSelError) in
-            try s.allocate(idList, budget: total, minPer: lo, maxPer: hi)
-        }
-        out?.store(result.counts.map { Int64($0) })
-        out_mean?.store(result.mean)
+        // Only the predictive Betas need the selector: the allocation runs unlocked.
+        let beta = try handle.withLock { s throws(PromptSelError) in try s.predictiveBeta(idList) }
+        let counts = try Acquisition.allocate(beta, budget: total, minPer: lo, maxPer: hi)
+        out?.store(counts.map { Int64($0) })
+        out_mean?.store(beta.map { $0.alpha / ($0.alpha + $0.beta) })
     }
 }

@@ -16,6 +16,7 @@ public func promptsel_ids_from_strings(_ out_ids: UnsafeMutablePointer<Int64>?, 
         if bytes_len > 0 && bytes == nil {
             throw PromptSelError(.invalidArgument, "bytes is NULL but bytes_len = \(bytes_len)")
         }
+        try MemoryPreflight.probe(8 * count, "hashing \(count) string ids")
         let offsets = try Arg.offsets(offsets_, count)
         try StringIds.checkOffsets(offsets, total: bytes_len)
         guard let out = try Arg.output(out_ids, out_cap, needed: count, "out_ids") else { return }

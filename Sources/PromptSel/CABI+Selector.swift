@@ -13,7 +13,10 @@ public func promptsel_selector_create(_ out: UnsafeMutablePointer<OpaquePointer?
         let out = try Arg.pointer(out, "out")
         let name = try Arg.string(method, "method")
         let text = try Arg.string(params, "params", optional: true)
-        out.pointee = SelectorHandle(try PromptSelector(method: name, params: text)).retainedPointer()
+        let type = try MethodRegistry.model(named: name)
+        let parameters = try Parameters(specs: type.info.parameters, text: text, method: name)
+        try MemoryPreflight.probe(MemoryPreflight.create(parameters), "creating a \(name) selector")
+        out.pointee = SelectorHandle(try PromptSelector(type, parameters)).retainedPointer()
     }
 }
 
@@ -64,7 +67,9 @@ public func promptsel_selector_ids(_ out: UnsafeMutablePointer<Int64>?, _ out_ca
                                    _ out_len: UnsafeMutablePointer<Int>?, _ sel: OpaquePointer?) -> Int32 {
     bridge { () throws(PromptSelError) in
         let outLen = try Arg.pointer(out_len, "out_len")
-        let ids = try SelectorHandle.from(sel).withLock { $0.ids }
+        let handle = try SelectorHandle.from(sel)
+        try handle.preflight("listing the ids") { s, _ in 8 * s.count }
+        let ids = try handle.withLock { $0.ids }
         if try Arg.count(out_cap, "out_cap") < ids.count { outLen.pointee = ids.count }
         try Arg.output(out, out_cap, needed: ids.count, "out")?.store(ids)
         outLen.pointee = ids.count
@@ -89,8 +94,12 @@ public func promptsel_selector_select(_ out_positions: UnsafeMutablePointer<Int6
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
         let outCount = try Arg.pointer(out_count, "out_count")
-        let candidates = try Arg.array(candidate_ids, n, "candidate_ids")
+        let count = try Arg.count(n, "n")
         let batch = try Arg.count(batch_size, "batch_size")
+        try handle.preflight("select of \(count) candidates") { s, precise in
+            MemoryPreflight.select(s, candidate_ids, n: count, batch: min(batch, count), precise: precise)
+        }
+        let candidates = try Arg.array(candidate_ids, n, "candidate_ids")
         try PromptSelector.validateBatch(poolSize: candidates.count, batchSize: batch)
         // Checked before selecting: a failure must not advance the generator.
         let positions = try Arg.output(out_positions, out_cap, needed: batch, "out_positions")
@@ -110,6 +119,10 @@ public func promptsel_selector_update(_ sel: OpaquePointer?, _ ids: UnsafePointe
                                       _ rollouts: UnsafePointer<Int32>?, _ n: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
+        let count = try Arg.count(n, "n")
+        try handle.preflight("update of \(count) ids") { s, precise in
+            MemoryPreflight.update(s, ids, n: count, precise: precise)
+        }
         let idList = try Arg.array(ids, n, "ids")
         let rates = try Arg.array(success_rate, n, "success_rate")
         let ks = try Arg.array(rollouts, n, "rollouts")
@@ -124,6 +137,7 @@ public func promptsel_selector_shuffle(_ sel: OpaquePointer?, _ values: UnsafeMu
                                        _ n: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
+        try MemoryPreflight.probe(8 * (try Arg.count(n, "n")), "shuffle of \(n) values")
         var list = try Arg.array(UnsafePointer(values), n, "values")
         guard let values, !list.isEmpty else { return }
         try handle.withLock { s throws(PromptSelError) in s.shuffle(&list) }
@@ -137,6 +151,7 @@ public func promptsel_selector_predict(_ out_mean: UnsafeMutablePointer<Double>?
                                        _ n: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
+        try MemoryPreflight.probe(MemoryPreflight.read(n: try Arg.count(n, "n"), perId: 64), "predict of \(n) ids")
         let idList = try Arg.array(ids, n, "ids")
         let out = try Arg.output(out_mean, out_cap, needed: idList.count, "out_mean")
         let mean = try handle.withLock { s throws(PromptSelError) in try s.predict(idList) }
@@ -150,9 +165,12 @@ public func promptsel_selector_get_state(_ out: UnsafeMutablePointer<Double>?, _
                                          _ n: Int, _ first_column: Int, _ n_columns: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
-        let idList = try Arg.array(ids, n, "ids")
         let first = try Arg.count(first_column, "first_column")
         let width = try Arg.count(n_columns, "n_columns")
+        // Rows grown by appending may double: 3x the output at most.
+        try MemoryPreflight.probe(MemoryPreflight.read(n: try Arg.count(n, "n"), perId: 64 + 24 * min(width, 64)),
+                                  "reading the state of \(n) ids")
+        let idList = try Arg.array(ids, n, "ids")
         let rows = try handle.withLock { s throws(PromptSelError) -> [Double] in
             guard first + width <= s.info.state.count else {
                 throw PromptSelError(.invalidArgument, "columns \(first)..<\(first + width) are outside the "
@@ -208,6 +226,10 @@ public func promptsel_selector_set_state(_ sel: OpaquePointer?, _ ids: UnsafePoi
                                          _ values: UnsafePointer<Double>?, _ n: Int) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
+        let count = try Arg.count(n, "n")
+        try handle.preflight("set_state of \(count) ids") { s, precise in
+            MemoryPreflight.importRows(s, ids, n: count, valuesPerId: s.info.state.count, precise: precise)
+        }
         let idList = try Arg.array(ids, n, "ids")
         try handle.withLock { s throws(PromptSelError) in
             let width = s.info.state.count
@@ -224,6 +246,10 @@ public func promptsel_selector_warm_start(_ sel: OpaquePointer?, _ ids: UnsafePo
                                           _ weight: Double) -> Int32 {
     bridge { () throws(PromptSelError) in
         let handle = try SelectorHandle.from(sel)
+        let count = try Arg.count(n, "n")
+        try handle.preflight("warm_start of \(count) ids") { s, precise in
+            MemoryPreflight.importRows(s, ids, n: count, valuesPerId: 2, precise: precise)
+        }
         let idList = try Arg.array(ids, n, "ids")
         let s = try Arg.array(successes, n, "successes")
         let t = try Arg.array(trials, n, "trials")

@@ -72,7 +72,7 @@ class CheckpointError(PromptSelError, ValueError):
 
 
 class PromptSelMemoryError(PromptSelError, MemoryError):
-    """PROMPTSEL_E_NO_MEMORY: a size too large to allocate."""
+    """PROMPTSEL_E_NO_MEMORY: the call needs more memory than can be allocated now; it changed nothing."""
 
     code = E_NO_MEMORY
 

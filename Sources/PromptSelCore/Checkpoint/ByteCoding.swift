@@ -1,21 +1,39 @@
 /// Little-endian writer into a growing byte array.
+/// With `counting`, it only counts: a first pass gives the exact size, so the real
+/// pass reserves once and never doubles (a doubling needs 3x the checkpoint at once).
 public struct ByteWriter {
     public private(set) var bytes: [UInt8] = []
+    /// Bytes written (or counted) so far.
+    public private(set) var count = 0
+    let counting: Bool
 
-    public init(reserving n: Int = 0) { bytes.reserveCapacity(n) }
+    public init(reserving n: Int = 0, counting: Bool = false) {
+        self.counting = counting
+        if !counting { bytes.reserveCapacity(n) }
+    }
 
-    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u32(_ v: UInt32) {
+        count += 4
+        if !counting { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    }
+    public mutating func u64(_ v: UInt64) {
+        count += 8
+        if !counting { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    }
     public mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
     public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     public mutating func f64(_ v: Double) { u64(v.bitPattern) }
-    public mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    public mutating func raw(_ b: [UInt8]) {
+        count += b.count
+        if !counting { bytes.append(contentsOf: b) }
+    }
 
     public mutating func i64s(_ a: [Int64]) { for v in a { i64(v) } }
     public mutating func f64s(_ a: [Double]) { for v in a { f64(v) } }
 
     /// Overwrites 8 bytes at `offset` (used to patch in a length afterwards).
     public mutating func patchU64(_ v: UInt64, at offset: Int) {
+        if counting { return }
         var x = v.littleEndian
         for k in 0..<8 { bytes[offset + k] = UInt8(truncatingIfNeeded: x); x >>= 8 }
     }

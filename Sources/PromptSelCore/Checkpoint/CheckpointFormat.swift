@@ -28,9 +28,21 @@ public enum CheckpointFormat {
 }
 
 extension PromptSelector {
-    /// The serialized state.
-    public func serialized() -> [UInt8] {
-        var w = ByteWriter(reserving: CheckpointFormat.headerSize + 4 + 512 + count * 32)
+    /// The exact length of `serialized()`, by a pass that writes nothing.
+    public func serializedSize() -> Int {
+        var w = ByteWriter(counting: true)
+        encode(&w)
+        return w.count
+    }
+
+    /// The serialized state; `size` (from `serializedSize()`) is reserved up front.
+    public func serialized(size: Int? = nil) -> [UInt8] {
+        var w = ByteWriter(reserving: size ?? serializedSize())
+        encode(&w)
+        return w.bytes
+    }
+
+    private func encode(_ w: inout ByteWriter) {
         w.raw(CheckpointFormat.magic)
         w.u32(CheckpointFormat.version)
         w.u32(info.checkpointID)
@@ -42,9 +54,8 @@ extension PromptSelector {
         w.u64(s.0); w.u64(s.1); w.u64(s.2); w.u64(s.3)
         w.u64(steps)
         model.encode(&w)
-        w.patchU64(UInt64(w.bytes.count - CheckpointFormat.headerSize), at: 16)
-        w.u32(CRC32.checksum(w.bytes))
-        return w.bytes
+        w.patchU64(UInt64(w.count - CheckpointFormat.headerSize), at: 16)
+        w.u32(w.counting ? 0 : CRC32.checksum(w.bytes))
     }
 
     /// Rebuilds a selector from `serialized()` bytes (format 2 or 1).

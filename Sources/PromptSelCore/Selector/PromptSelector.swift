@@ -117,11 +117,17 @@ public final class PromptSelector {
         }
     }
 
+    /// Per id: its predictive Beta (what `allocate` works from; the ABI reads it under
+    /// the lock and allocates outside).
+    public func predictiveBeta(_ ids: [Int64]) throws(PromptSelError) -> [(alpha: Double, beta: Double)] {
+        try model.validate(ids: ids)
+        return try model.predictiveBeta(ids)
+    }
+
     /// Test-time samples per id (see `Acquisition.allocate`) and the predicted
     /// success of each.
     public func allocate(_ ids: [Int64], budget: Int, minPer: Int, maxPer: Int) throws(PromptSelError) -> (counts: [Int], mean: [Double]) {
-        try model.validate(ids: ids)
-        let beta = try model.predictiveBeta(ids)
+        let beta = try predictiveBeta(ids)
         let counts = try Acquisition.allocate(beta, budget: budget, minPer: minPer, maxPer: maxPer)
         return (counts, beta.map { $0.alpha / ($0.alpha + $0.beta) })
     }

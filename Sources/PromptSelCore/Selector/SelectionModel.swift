@@ -21,6 +21,10 @@ public protocol SelectionModel: AnyObject {
     /// Bytes of one prompt's table entry (id and state).
     var entryBytes: Int { get }
 
+    /// How many of `ids` the model does not track yet (duplicates counted each time):
+    /// what a call inserting them may grow the table by. For memory estimates only.
+    func unknownCount(_ ids: UnsafeBufferPointer<Int64>) -> Int
+
     /// Refuses ids the model cannot score (feature methods: ids without features);
     /// called before select, update and predict change or read anything.
     func validate(ids: [Int64]) throws(PromptSelError)
