@@ -101,12 +101,13 @@ enum MemoryPreflight {
         return 20 * n + 48 * n + growth(s, new: newPrompts(s, ids, n, precise: precise))
     }
 
-    /// set_features: the ids and rows copied, their projections, the table and the
-    /// feature store growing by the new prompts.
+    /// set_features: the ids copied (the rows are read in place, never copied), the
+    /// table and the feature store growing by the new prompts (each store reserves its
+    /// growth once, so its old buffer and the new one coexist for a moment).
     static func setFeatures(_ s: PromptSelector, _ ids: UnsafePointer<Int64>?, n: Int, dim: Int,
                             precise: Bool) -> Int {
         guard isFeatureMethod(s) else { return 0 }
-        return 8 * n + 4 * n * dim + 4 * n * phiWidth(s) + 24 * n
+        return 8 * n + 4 * dim + 4 * n * phiWidth(s) + 24 * n
             + growth(s, new: newPrompts(s, ids, n, precise: precise))
     }
 
