@@ -47,3 +47,19 @@ struct FeatureScaleTests {
         #expect(back.serialized() == bytes)
     }
 }
+
+@Suite("Diversity's work is bounded")
+struct DiversityWorkTests {
+    @Test("the considered pool is max(8B, 512) until B * M * rank passes the limit, then shrinks, never below B")
+    func considered() {
+        #expect(Diversity.considered(count: 100_000, batch: 256, rank: 64) == 2048)
+        #expect(Diversity.considered(count: 100_000, batch: 2048, rank: 64) == 16384)
+        #expect(Diversity.considered(count: 100_000, batch: 4096, rank: 64) == 8192)
+        #expect(Diversity.considered(count: 300, batch: 8, rank: 64) == 300)
+        for b in [700, 3000, 4096, 20_000] {
+            let m = Diversity.considered(count: 1_000_000, batch: b, rank: 64)
+            #expect(m >= b && (m == b || Diversity.work(batch: b, m: m, rank: 64) <= Diversity.workLimit))
+        }
+        #expect(Diversity.considered(count: 1 << 40, batch: 1 << 31, rank: 256) == 1 << 31)
+    }
+}

@@ -147,3 +147,21 @@ def test_set_features_peak_memory_below_twice_the_input(run_python):
     # The stored state is (rank + 1) floats per prompt plus its table entry: ~7% of
     # the input here. Under twice the input in all means extra < the input.
     assert extra < 0.25 * size, f"set_features used {extra / 2**20:.0f} MiB beyond a {size / 2**20:.0f} MiB input"
+
+
+@pytest.mark.skipif(SANITIZED, reason="timing of a large batch; the sanitizers slow it several times")
+def test_a_large_diverse_batch_does_not_hold_the_lock_for_long(run_python):
+    # B = 16384 over 163,840 candidates with diversity: 8B * B * rank = 1.4e11
+    # multiply-adds under the lock before (39 s); now bounded (Diversity.workLimit).
+    done = run_python("""
+        import time, numpy as np, promptsel
+        sel = promptsel.Selector("gps", seed=1, dim=32, rank=64, diversity=0.5, strategy="informative")
+        ids = np.arange(163_840)
+        sel.set_features(ids, np.random.default_rng(0).standard_normal((ids.size, 32)).astype(np.float32))
+        t = time.perf_counter()
+        pos, _ = sel.select(ids, 16384)
+        print(time.perf_counter() - t, len(set(pos.tolist())))
+    """, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seconds, distinct = done.stdout.split()
+    assert int(distinct) == 16384 and float(seconds) < 5, done.stdout

@@ -6,7 +6,8 @@
 ///     next = argmax_i  u_i - weight * max( max_{j in batch} cos(i, j), max_{h} cos(i, h) )
 ///
 /// Off at weight 0 (then the plain top-B is used). Only the M = max(8B, 512) best by
-/// utility (at least 512) are considered, so a step costs O(B * M * rank), M = max(8B, 512).
+/// utility are considered, so a step costs O(B * M * rank); for large batches M
+/// shrinks so that this stays under `workLimit` (see `considered`).
 public struct Diversity: Sendable {
     public let weight: Double
     public let history: Int
@@ -40,12 +41,33 @@ public struct Diversity: Sendable {
         return Double(s)
     }
 
+    /// Most multiply-adds of one greedy batch (B picks over M considered, rank each):
+    /// under a second here, so no batch size holds the selector's lock for long (B =
+    /// 16384 with M = 8B at rank 64 was 1.4e11: 39 s). Below it nothing changes: up to
+    /// B = 2048 at rank 64 the greedy considers 8B, up to about 5800 fewer, beyond that
+    /// the batch is the top B by utility.
+    static let workLimit = Double(1 << 31)
+
+    /// Multiply-adds of a greedy batch of `batch` picks over `m` candidates.
+    static func work(batch: Int, m: Int, rank: Int) -> Double { Double(batch) * Double(m) * Double(max(rank, 1)) }
+
+    /// How many of the best candidates the greedy considers: max(8B, 512), fewer when
+    /// that would pass `workLimit` (never fewer than B).
+    static func considered(count: Int, batch: Int, rank: Int) -> Int {
+        let m = min(count, max(8 * batch, 512))
+        guard work(batch: batch, m: m, rank: rank) > workLimit else { return m }
+        return min(count, max(batch, Int(workLimit / work(batch: batch, m: 1, rank: rank))))
+    }
+
     /// Positions of the batch: by utility alone at weight 0, else greedily diverse.
     func choose(utility: [Double], phis: [ArraySlice<Float>], batch: Int, rng: inout Xoshiro256StarStar) -> [Int] {
         let tiebreak = utility.map { _ in rng.next() }
-        let ranked = SelectionRules.smallest(weight > 0 ? min(utility.count, max(8 * batch, 512)) : batch,
-                                             keys: utility.map { -$0 }, tiebreak: tiebreak)
+        let rank = max(0, (phis.first?.count ?? 1) - 1)
+        let m = weight > 0 ? Diversity.considered(count: utility.count, batch: batch, rank: rank) : batch
+        let ranked = SelectionRules.smallest(m, keys: utility.map { -$0 }, tiebreak: tiebreak)
         guard weight > 0 else { return ranked }
+        // A batch so large that ordering its own B picks passes the limit: the top B.
+        if m == batch && Diversity.work(batch: batch, m: m, rank: rank) > Diversity.workLimit { return ranked }
         let dirs = ranked.map { Diversity.direction(phis[$0]) }
         var penalty = dirs.map { d in centroids.map { Diversity.cosine(d, $0) }.max() ?? 0 }
         var taken = [Bool](repeating: false, count: ranked.count)
