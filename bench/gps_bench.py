@@ -44,7 +44,10 @@ class NumpyGPS:
         # Dense ids 0..n-1: the projected rows in one array, indexed directly (the
         # most favourable layout for numpy; a real trainer would need an id map).
         assert np.array_equal(ids, np.arange(len(ids)))
-        self.phi = np.hstack([X @ self.R.T, np.ones((len(ids), 1))])
+        # The library's model sees each row scaled to unit length (docs/GPS.md).
+        norms = np.linalg.norm(X.astype(np.float64), axis=1, keepdims=True)
+        U = X / np.where(norms > 0, norms, 1)
+        self.phi = np.hstack([U @ self.R.T, np.ones((len(ids), 1))])
 
     def select(self, ids, batch, target=0.5):
         Phi = self.phi[ids]
