@@ -13,7 +13,7 @@ BUILD_TOOL := .venv-tools/bin/pyproject-build
 export PROMPTSEL_LIB := $(abspath $(LIB))
 export PYTHONPATH := $(abspath python)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all lib lib-static bench-gps reliability constants test test-swift test-python test-dist dist check-abi example demo bench bench-smoke bench-install clean
+.PHONY: all lib lib-static bench-gps bench-features reliability constants test test-swift test-python test-dist dist check-abi example demo bench bench-smoke bench-install clean
 
 all: lib
 
@@ -86,10 +86,15 @@ bench-smoke: lib
 	$(PYTHON) bench/run.py --smoke
 	$(PYTHON) bench/gps_bench.py --smoke > /dev/null
 	$(PYTHON) bench/allocate_bench.py --smoke > /dev/null
+	$(PYTHON) bench/feature_quality.py --smoke > /dev/null
 
 ## bench-gps: gps / hybrid step time against numpy, featurize throughput (bench/RESULTS_GPS.md)
 bench-gps: lib
 	$(PYTHON) bench/gps_bench.py --out bench/RESULTS_GPS.md
+
+## bench-features: held-out prediction of gps / hybrid on real MATH prompts vs logistic regression (bench/RESULTS_FEATURES.md)
+bench-features: lib
+	$(PYTHON) bench/feature_quality.py --seeds 5 --out bench/RESULTS_FEATURES.md
 
 ## bench-install: wheel size, import and library load times (static vs dynamic build)
 bench-install: dist lib
