@@ -32,8 +32,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "python"))
-import promptsel  # noqa: E402
+try:  # the installed promptsel (or the tests' own), else the source tree's
+    import promptsel
+except ImportError:
+    sys.path.insert(0, str(ROOT / "python"))
+    import promptsel
 
 DATA = ROOT / "bench" / "data" / "math_difficulty_6000.jsonl"
 HELD_OUT = 1500
