@@ -44,6 +44,9 @@ _RECIPE = b"promptsel.embed/1"
 PROGRESS_AUTO = 20_000
 _PROGRESS_LINES = 10  # about this many lines per call, plus the last
 _MAX_BATCH = 1 << 20
+#: Padded characters per batch at most: ~tokens x dim x 4 bytes x 3 copies of memory,
+#: about 100 MB at dim 256 for English (a token is ~3-4 characters).
+_MAX_CELLS = 1 << 17
 
 # One loaded model per dim for the process: loading reads 33 MB and takes ~0.2 s.
 _models = {}
@@ -55,9 +58,10 @@ def embed(texts, model="wordllama", dim=256, batch_size=256, progress=None, cach
 
     model: "wordllama" (dim 64, 128 or 256; needs `pip install promptsel[embed]`, else
     MissingDependencyError, an ImportError) or "hashed" (promptsel.featurize, any dim
-    in [1, 2^20]). batch_size: texts per tokenizer call (memory ~ batch_size x longest
-    text x dim x 4 bytes). progress: True / False, None = a stderr line every ~10% on
-    pools of PROGRESS_AUTO texts or more. cache_dir: see the module docstring.
+    in [1, 2^20]). batch_size: texts per tokenizer call at most (batches are also
+    cut at 2^17 padded characters, which bounds memory). progress: True / False,
+    None = a stderr line every ~10% on pools of PROGRESS_AUTO texts or more.
+    cache_dir: see the module docstring.
     One str is refused (TypeError): wrap it in a list."""
     texts = _texts(texts)
     if not isinstance(model, str) or model not in MODELS:
@@ -216,18 +220,32 @@ def _wordllama_embed(texts, dim, batch_size, show):
     model = _load(dim)
     n = len(texts)
     out = np.zeros((n, dim), dtype=np.float32)
-    # Batches of similar lengths pad little (3x faster on MATH problems); the rows do not
-    # depend on the batch, so the order is only a speed choice.
-    order = np.argsort(np.fromiter(map(len, texts), dtype=np.int64, count=n), kind="stable")
-    batches = max(1, -(-n // batch_size))
-    every = max(1, batches // _PROGRESS_LINES)
-    for b, lo in enumerate(range(0, n, batch_size)):
-        idx = order[lo:lo + batch_size]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    order = np.argsort(lengths, kind="stable")
+    step = max(1, -(-n // _PROGRESS_LINES))
+    mark, done = step, 0
+    for idx in _batches(order, lengths, batch_size):
         out[idx] = model.embed([texts[i] for i in idx], norm=False, batch_size=len(idx))
-        if show and ((b + 1) % every == 0 or b + 1 == batches):
-            done = min(n, lo + batch_size)
+        done += len(idx)
+        if show and (done >= mark or done == n):
+            mark = (done // step + 1) * step
             print(f"promptsel.embed: {done}/{n} texts ({100 * done / n:.0f}%), "
                   f"{time.monotonic() - start:.1f} s", file=sys.stderr, flush=True)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     np.divide(out, norms, out=out, where=norms > 0)  # a text without tokens stays a zero row
     return out
+
+
+def _batches(order, lengths, batch_size):
+    """Positions in `order` (texts by increasing length) cut into batches of at most
+    batch_size texts and _MAX_CELLS padded characters: wordllama pads a batch to its
+    longest text, so similar lengths pad little (3x faster on MATH problems) and the
+    cap bounds memory when long texts come last. The rows do not depend on the batch,
+    so this is only a speed and memory choice."""
+    lo, n = 0, order.size
+    while lo < n:
+        hi = lo + 1
+        while hi < n and hi - lo < batch_size and (hi - lo + 1) * lengths[order[hi]] <= _MAX_CELLS:
+            hi += 1
+        yield order[lo:hi]
+        lo = hi

@@ -159,6 +159,18 @@ def test_unwritable_cache_warns_and_returns_the_result(tmp_path):
     assert X.tobytes() == promptsel.featurize(TEXTS, 8).tobytes()
 
 
+@pytest.mark.parametrize("batch_size", [1, 7, 256])
+def test_batches_cover_every_text_once_within_the_memory_cap(batch_size):
+    rng = np.random.default_rng(1)
+    lengths = np.concatenate([rng.integers(0, 300, 500), [emb._MAX_CELLS // 3, emb._MAX_CELLS * 2, 0]])
+    order = np.argsort(lengths, kind="stable")
+    batches = list(emb._batches(order, lengths, batch_size))
+    assert np.array_equal(np.concatenate(batches), order)
+    for b in batches:
+        assert 1 <= b.size <= batch_size
+        assert b.size == 1 or b.size * lengths[b].max() <= emb._MAX_CELLS  # a lone giant still goes
+
+
 def test_packaging_declares_the_embed_extra():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["dependencies"] == ["numpy>=1.22"]  # still the only hard dependency
