@@ -4,7 +4,6 @@ need `pip install promptsel[embed]`."""
 
 import hashlib
 import importlib.util
-import logging
 import re
 import sys
 import tomllib
@@ -21,7 +20,10 @@ from conftest import REPO
 
 # promptsel.embed is the function (exported by __init__); its module is in sys.modules.
 emb = sys.modules["promptsel.embed"]
-HAVE_WORDLLAMA = importlib.util.find_spec("wordllama") is not None
+try:
+    HAVE_WORDLLAMA = importlib.util.find_spec("wordllama") is not None
+except ImportError:  # a broken or blocked install
+    HAVE_WORDLLAMA = False
 needs_wordllama = pytest.mark.skipif(not HAVE_WORDLLAMA, reason="wordllama not installed (promptsel[embed])")
 
 TEXTS = ["What is 2+2?", "Prove that sqrt(2) is irrational.", "", "Ünïcödé wörds çount",
