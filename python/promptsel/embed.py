@@ -14,7 +14,7 @@ whose padding adds exact zeros, and no BLAS is involved.
 
 cache_dir: the matrix is stored there once (one .npy per set of texts, written
 atomically) and returned by later calls without loading the model; a file that is
-damaged (unreadable, wrong shape or dtype, non-finite) is ignored and rewritten.
+damaged (unreadable, wrong shape or dtype, non-finite, a row neither unit nor zero) is ignored and rewritten.
 """
 
 import hashlib
@@ -139,6 +139,11 @@ def _read_cache(path, n, dim):
             problem = f"holds {a.dtype} {a.shape}, expected float32 {(n, dim)}"
         elif not np.isfinite(a).all():
             problem = "holds NaN or infinity"
+        else:  # every row embed returns is unit or zero: catches overwritten values too
+            norms = np.linalg.norm(a, axis=1)
+            bad = np.flatnonzero((norms != 0) & (np.abs(norms - 1) > 1e-3))
+            if bad.size:
+                problem = f"row {bad[0]} has norm {norms[bad[0]]:.4g}, not 1 or 0"
     except Exception as e:  # truncated, not .npy, unreadable: all mean "recompute"
         problem = f"unreadable ({type(e).__name__}: {e})"
     if problem is None:

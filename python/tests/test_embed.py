@@ -126,6 +126,10 @@ def _damage(kind, path, n, dim):
         a = np.zeros((n, dim), dtype=np.float32)
         a[1, 2] = np.nan
         np.save(path, a)
+    elif kind == "scaled":  # right shape and dtype, values overwritten
+        a = np.load(path)
+        a[3] *= 2
+        np.save(path, a)
     elif kind == "pickle":
         np.save(path, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
     elif kind == "directory":
@@ -133,7 +137,8 @@ def _damage(kind, path, n, dim):
         path.mkdir()
 
 
-@pytest.mark.parametrize("kind", ["truncated", "garbage", "empty", "shape", "dtype", "nan", "pickle", "directory"])
+@pytest.mark.parametrize("kind", ["truncated", "garbage", "empty", "shape", "dtype", "nan", "scaled", "pickle",
+                                  "directory"])
 def test_damaged_cache_is_ignored_and_rewritten(kind, tmp_path):
     X = promptsel.embed(TEXTS, model="hashed", dim=16, cache_dir=tmp_path)
     (path,) = tmp_path.iterdir()
