@@ -18,7 +18,6 @@ damaged (unreadable, wrong shape or dtype, non-finite, a row neither unit nor ze
 """
 
 import hashlib
-import importlib.metadata
 import io
 import logging
 import os
@@ -165,6 +164,8 @@ def _write_cache(path, out):
 
 
 def _wordllama_version():
+    import importlib.metadata  # here: it costs ~10 ms, and only a cached wordllama call needs it
+
     try:
         return importlib.metadata.version("wordllama")
     except importlib.metadata.PackageNotFoundError:

@@ -40,8 +40,13 @@ def _cache_files(d):
 
 # --- always run -----------------------------------------------------------------
 
-def test_exported():
+def test_exported_and_lazy(run_python):
     assert promptsel.embed is emb.embed and "embed" in promptsel.__all__
+    r = run_python("import sys, promptsel; promptsel.embed(['a'], model='hashed', dim=4); "
+                   "print(sorted(m for m in ('wordllama', 'tokenizers', 'safetensors', 'requests', "
+                   "'importlib.metadata') if m in sys.modules))")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
 
 
 def test_hashed_is_featurize():
