@@ -79,7 +79,7 @@ def embed(texts, model="wordllama", dim=256, batch_size=256, progress=None, cach
     if cache_dir is not None:
         _args.path(cache_dir)  # a NUL byte would reach the library's open()
         version = _wordllama_version() if model == "wordllama" else ""
-        path = Path(os.fspath(cache_dir)) / f"promptsel-embed-{model}-{dim}-{_key(texts, model, dim, version)}.npy"
+        path = Path(os.fsdecode(cache_dir)) / f"promptsel-embed-{model}-{dim}-{_key(texts, model, dim, version)}.npy"
         cached = _read_cache(path, len(texts), dim)
         if cached is not None:
             return cached

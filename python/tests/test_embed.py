@@ -103,6 +103,8 @@ def test_cache_is_written_once_and_reused(monkeypatch, tmp_path):
     Y = promptsel.embed(TEXTS, model="hashed", dim=32, cache_dir=tmp_path / "new")
     assert calls == [1] and Y.tobytes() == X.tobytes() and Y.dtype == np.float32 and Y.flags.c_contiguous
     assert not [p for p in (tmp_path / "new").iterdir() if p.suffix != ".npy"]  # no temp file left
+    as_bytes = promptsel.embed(TEXTS, model="hashed", dim=32, cache_dir=bytes(tmp_path / "new"))  # os.PathLike or bytes
+    assert calls == [1] and as_bytes.tobytes() == X.tobytes()
 
 
 def test_cache_key_covers_texts_model_and_dim(tmp_path):
