@@ -16,12 +16,14 @@ from .errors import (
     CheckpointError,
     InternalError,
     InvalidArgumentError,
+    MissingDependencyError,
     OutOfRangeError,
     PromptSelError,
     PromptSelIOError,
     PromptSelMemoryError,
     UnsupportedError,
 )
+from .embed import embed  # the function; the module stays sys.modules["promptsel.embed"]
 from .features import featurize
 from .ids import prompt_ids
 from .methods import describe
@@ -40,6 +42,7 @@ __all__ = [
     "INDEX_SCORE_FILE",
     "InternalError",
     "InvalidArgumentError",
+    "MissingDependencyError",
     "NATIVE_CHECKPOINT_FILE",
     "OutOfRangeError",
     "PromptSelError",
@@ -50,6 +53,7 @@ __all__ = [
     "TaskSampler",
     "UnsupportedError",
     "describe",
+    "embed",
     "featurize",
     "prompt_ids",
     "__version__",

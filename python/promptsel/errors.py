@@ -58,6 +58,13 @@ class UnsupportedError(PromptSelError, NotImplementedError):
     code = E_UNSUPPORTED
 
 
+class MissingDependencyError(UnsupportedError, ImportError):
+    """An optional dependency is not installed (e.g. wordllama for promptsel.embed):
+    the message names the pip command. Also an ImportError, which is what it is."""
+
+    code = E_UNSUPPORTED
+
+
 class PromptSelIOError(PromptSelError, OSError):
     """PROMPTSEL_E_IO: a file could not be opened, read, written or renamed."""
 
