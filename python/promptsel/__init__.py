@@ -23,7 +23,7 @@ from .errors import (
     PromptSelMemoryError,
     UnsupportedError,
 )
-from .embed import embed  # the function; the module stays sys.modules["promptsel.embed"]
+from .embeddings import embed
 from .features import featurize
 from .ids import prompt_ids
 from .methods import describe

@@ -18,8 +18,8 @@ from promptsel.errors import MissingDependencyError
 
 from conftest import REPO
 
-# promptsel.embed is the function (exported by __init__); its module is in sys.modules.
-emb = sys.modules["promptsel.embed"]
+# promptsel.embed is the function; its module is promptsel.embeddings.
+import promptsel.embeddings as emb  # noqa: E402
 try:
     HAVE_WORDLLAMA = importlib.util.find_spec("wordllama") is not None
 except ImportError:  # a broken or blocked install
