@@ -124,22 +124,27 @@ def run(seeds, dims, smoke=False):
     if smoke:
         texts, rate = texts[:2500], rate[:2500]
     results = {}  # name -> list of Spearman over seeds
-    feats = {d: promptsel.featurize(texts, d) for d in dims}
+    feats = {f"featurize {d}": promptsel.featurize(texts, d) for d in dims}
+    if not smoke:
+        try:  # the built-in embedding, when its extra is installed
+            feats["wordllama 256"] = promptsel.embed(texts, "wordllama", 256)
+        except promptsel.errors.MissingDependencyError:
+            print("feature_quality: wordllama not installed; its rows are left out", file=sys.stderr)
     for seed in range(seeds):
         train, held = split(len(rate), seed)
         results.setdefault("noise reference: two 8-sample draws at the observed rate", []).append(noise_ceiling(rate, held, seed))
-        for d in dims:
-            X = feats[d]
+        for name, X in feats.items():
+            d = X.shape[1]
             w, _ = logistic_baseline(X, rate, train, seed)
             A = np.hstack([X[held].astype(np.float64), np.ones((len(held), 1))])
-            results.setdefault(f"logistic regression, featurize {d}", []).append(spearman(A @ w, rate[held]))
+            results.setdefault(f"logistic regression, {name}", []).append(spearman(A @ w, rate[held]))
             for label, method, params in (("gps defaults (rank 64)", "gps", {}),
                                           (f"gps rank {min(d, 256)}", "gps", {"rank": min(d, 256)}),
                                           ("hybrid prior, defaults", "hybrid", {})):
                 if label.startswith("gps rank") and min(d, 256) == 64:
                     continue
                 sel = online_fit(method, X, rate, train, seed, **params)
-                results.setdefault(f"{label}, featurize {d}", []).append(
+                results.setdefault(f"{label}, {name}", []).append(
                     spearman(sel.predict(held.astype(np.int64)), rate[held]))
     return results
 
